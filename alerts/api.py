@@ -1,0 +1,76 @@
+from django.db import transaction
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from ioc.api import IsManagerOrReadOnly
+from teams.models import Team
+from teams.selectors import team_list_visible_to
+
+from .models import Alert, Integration
+from .selectors import alert_list_for_user, integration_list_for_user
+from .services import integration_create, integration_ingest_url
+
+
+class TeamSlugField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=Team.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return team_list_visible_to(user=request.user) if request else Team.objects.none()
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    team = TeamSlugField()
+
+    class Meta:
+        model = Integration
+        fields = ["id", "name", "kind", "team", "enabled", "default_severity", "created_at"]
+        read_only_fields = ["id", "enabled", "created_at"]
+
+
+class IntegrationListCreateApi(generics.ListCreateAPIView):
+    serializer_class = IntegrationSerializer
+    permission_classes = [IsManagerOrReadOnly]
+
+    def get_queryset(self):
+        return integration_list_for_user(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            integration, token = integration_create(**serializer.validated_data)
+        data = IntegrationSerializer(integration, context={"request": request}).data
+        # The token and its URL are shown this once: only the hash is stored.
+        data["token"] = token
+        data["ingest_url"] = integration_ingest_url(
+            token=token, base_url=request.build_absolute_uri("/")
+        )
+        return Response(data, status=201)
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "integration", "fingerprint", "status", "severity", "name", "summary",
+            "description", "source", "service", "labels", "count", "incident", "first_seen",
+            "last_seen", "resolved_at",
+        ]
+
+
+class AlertListApi(generics.ListAPIView):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        integration = params.get("integration", "")
+        if integration and not integration.isdigit():
+            raise serializers.ValidationError({"integration": "must be an integration id"})
+        status = params.get("status", "")
+        if status and status not in Alert.Status.values:
+            raise serializers.ValidationError({"status": "must be firing or resolved"})
+        return alert_list_for_user(
+            user=self.request.user, integration_id=integration, status=status
+        ).order_by("-last_seen", "-id")

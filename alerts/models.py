@@ -1,0 +1,119 @@
+from django.db import models
+
+from incidents.models import Incident
+
+
+class AlertSeverity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class Integration(models.Model):
+    """One alert source pointed at IOC: its kind picks the parser, its token authenticates it."""
+
+    class Kind(models.TextChoices):
+        GENERIC = "generic", "Generic JSON"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.GENERIC)
+    team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="integrations")
+    # SHA-256 of the token: tokens carry 256 random bits, so a fast hash is enough and lets the
+    # webhook find its integration with one indexed lookup.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(
+        max_length=8, editable=False, help_text="First characters of the token, to tell them apart."
+    )
+    enabled = models.BooleanField(default=True)
+    default_severity = models.CharField(
+        max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class InboundEvent(models.Model):
+    """A raw delivery exactly as received (credentials redacted): the durable record of intake."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="pending"),
+                name="inbound_pending",
+            ),
+            models.Index(fields=["integration", "-received_at"], name="inbound_integration"),
+        ]
+        verbose_name = "delivery"
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class Alert(models.Model):
+    class Status(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
+    fingerprint = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.FIRING)
+    severity = models.CharField(max_length=10, choices=AlertSeverity.choices)
+    name = models.CharField(max_length=255, blank=True)
+    summary = models.TextField()
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=255, blank=True, help_text="The affected host.")
+    service = models.CharField(max_length=200, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            # At most one unresolved alert per fingerprint and integration: the dedup invariant,
+            # held by the database so that concurrent deliveries cannot create a second one.
+            models.UniqueConstraint(
+                fields=["integration", "fingerprint"],
+                condition=~models.Q(status="resolved"),
+                name="alert_one_unresolved_per_fingerprint",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["integration", "fingerprint"], name="alert_fingerprint"),
+            models.Index(fields=["status", "-last_seen"], name="alert_status_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.summary[:40]} [{self.status}]"

@@ -1,0 +1,86 @@
+"""Decoding and checking raw bodies: the checks that need no parser, shared by accept and process."""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+
+class BodyError(ValueError):
+    """A body refused at the door. `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json_media_type(media: str) -> bool:
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def check_media_type(content_type: str, accepted: tuple[str, ...]) -> str:
+    media = media_type(content_type)
+    if media in accepted or ("application/json" in accepted and is_json_media_type(media)):
+        return media
+    shown = media or "none"
+    raise BodyError(415, f"content type {shown} is not accepted here; send {', '.join(accepted)}")
+
+
+def _check_structure(value: Any, max_depth: int) -> None:
+    """Refuse nesting deeper than max_depth and NUL characters anywhere, without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BodyError(400, "NUL characters (\\u0000) are not accepted")
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                raise BodyError(400, f"JSON nested deeper than {max_depth} levels")
+            children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
+            for key, child in children:
+                if key is not None and "\x00" in key:
+                    raise BodyError(400, "NUL characters (\\u0000) are not accepted")
+                stack.append((child, depth + 1))
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise BodyError(400, "body is empty; send a JSON object")
+    try:
+        payload = json.loads(text)
+    except RecursionError as exc:
+        raise BodyError(400, "JSON nested too deeply") from exc
+    except ValueError as exc:
+        raise BodyError(400, f"invalid JSON: {exc}") from exc
+    _check_structure(payload, settings.IOC_WEBHOOK_MAX_DEPTH)
+    return payload
+
+
+def decode_body(body: bytes, content_type: str) -> Any:
+    """The payload a parser receives. JSON bodies must be objects."""
+    payload = decode_json(body)
+    if not isinstance(payload, Mapping):
+        raise BodyError(400, "the body must be a JSON object")
+    return payload
+
+
+SENSITIVE_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: ("[redacted]" if name.lower() in SENSITIVE_HEADERS else value)
+        for name, value in headers.items()
+    }

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IocConfig(AppConfig):
+    name = "ioc"
+    verbose_name = "IOC"

@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from alerts import api as alerts_api
+from alerts import views as alerts_views
+from incidents import api as incidents_api
+from incidents import views as incidents_views
+from teams import api as teams_api
+
+from . import views
+
+api_v1 = [
+    path("teams/", teams_api.TeamListCreateApi.as_view(), name="api-teams"),
+    path("integrations/", alerts_api.IntegrationListCreateApi.as_view(), name="api-integrations"),
+    path("alerts/", alerts_api.AlertListApi.as_view(), name="api-alerts"),
+    path("incidents/", incidents_api.IncidentListApi.as_view(), name="api-incidents"),
+    path("incidents/<int:pk>/", incidents_api.IncidentDetailApi.as_view(), name="api-incident"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        incidents_api.IncidentAcknowledgeApi.as_view(),
+        name="api-incident-acknowledge",
+    ),
+    path(
+        "incidents/<int:pk>/resolve/",
+        incidents_api.IncidentResolveApi.as_view(),
+        name="api-incident-resolve",
+    ),
+]
+
+urlpatterns = [
+    path("", incidents_views.board, name="board"),
+    path("incidents/<int:pk>/", incidents_views.incident_detail, name="incident-detail"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        incidents_views.incident_acknowledge_view,
+        name="incident-acknowledge",
+    ),
+    path(
+        "incidents/<int:pk>/resolve/",
+        incidents_views.incident_resolve_view,
+        name="incident-resolve",
+    ),
+    path("integrations/<str:token>/", alerts_views.integration_webhook, name="integration-webhook"),
+    path("healthz", views.healthz, name="healthz"),
+    path("healthz/", views.healthz),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]

@@ -15,6 +15,20 @@ class Integration(models.Model):
 
     class Kind(models.TextChoices):
         GENERIC = "generic", "Generic JSON"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        GRAFANA = "grafana", "Grafana"
+        PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
+        OPSGENIE = "opsgenie", "Opsgenie alert API"
+        ZABBIX = "zabbix", "Zabbix"
+        DATADOG = "datadog", "Datadog"
+        CLOUDWATCH = "cloudwatch", "AWS CloudWatch (SNS)"
+        AZURE = "azure", "Azure Monitor"
+        GCP = "gcp", "Google Cloud Monitoring"
+        NEWRELIC = "newrelic", "New Relic"
+        SENTRY = "sentry", "Sentry"
+        UPTIME_KUMA = "uptime_kuma", "Uptime Kuma"
+        LOGICMONITOR = "logicmonitor", "LogicMonitor"
+        HEARTBEAT = "heartbeat", "Heartbeat"
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.GENERIC)

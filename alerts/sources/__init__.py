@@ -1,17 +1,46 @@
-"""One module per alert source; the integration's kind picks it."""
+"""One module per alert source, named after its kind; the integration's kind picks it.
 
+Every module has `CONTENT_TYPES` (the media types it accepts) and a pure
+`parse(payload, headers, *, config=None) -> list[ParsedAlert]`; it may have `validate(payload)`
+for the few checks made while the webhook request is still open.
+"""
+
+import importlib
 from types import ModuleType
 
-from . import generic
-from .base import ParsedAlert, PayloadError
+from .base import IgnoredPayload, ParsedAlert, PayloadError, SubscriptionConfirmation
 
-SOURCES: dict[str, ModuleType] = {
-    "generic": generic,
-}
+# The kind names are part of the API (POST /api/v1/integrations/ takes them).
+KINDS = (
+    "generic",
+    "alertmanager",
+    "grafana",
+    "pagerduty",
+    "opsgenie",
+    "zabbix",
+    "datadog",
+    "cloudwatch",
+    "azure",
+    "gcp",
+    "newrelic",
+    "sentry",
+    "uptime_kuma",
+    "logicmonitor",
+    "heartbeat",
+)
 
 
 def source_for_kind(kind: str) -> ModuleType:
-    return SOURCES[kind]
+    if kind not in KINDS:
+        raise KeyError(kind)
+    return importlib.import_module(f"{__name__}.{kind}")
 
 
-__all__ = ["SOURCES", "ParsedAlert", "PayloadError", "source_for_kind"]
+__all__ = [
+    "KINDS",
+    "IgnoredPayload",
+    "ParsedAlert",
+    "PayloadError",
+    "SubscriptionConfirmation",
+    "source_for_kind",
+]

@@ -7,10 +7,13 @@ a message a manager can act on.
 """
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+NUMBER = re.compile(r"\d+(\.\d+)?")
 
 SEVERITIES = ("critical", "high", "warning", "info")
 STATUSES = ("firing", "acknowledged", "resolved")
@@ -45,9 +48,7 @@ class ParsedAlert:
         if self.status not in STATUSES:
             raise PayloadError(f"status must be one of {', '.join(STATUSES)}", field="status")
         if self.severity is not None and self.severity not in SEVERITIES:
-            raise PayloadError(
-                f"severity must be one of {', '.join(SEVERITIES)}", field="severity"
-            )
+            raise PayloadError(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
 
 
 def stable_hash(*parts: Any) -> str:
@@ -83,3 +84,68 @@ def as_labels(value: Any, *, field: str = "labels") -> dict[str, str]:
         for key, item in value.items()
         if item is not None and not isinstance(item, Mapping | list)
     }
+
+
+class IgnoredPayload(Exception):
+    """A well-formed delivery that carries no alert (a test ping, an unsubscribe notice)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SubscriptionConfirmation(Exception):
+    """An AWS SNS subscription handshake: confirm it (during processing), open no incident."""
+
+    def __init__(self, subscribe_url: str, topic_arn: str = ""):
+        super().__init__(f"subscription confirmation for {topic_arn or 'a topic'}")
+        self.subscribe_url = subscribe_url
+        self.topic_arn = topic_arn
+
+
+def severity_from(raw: Any, mapping: Mapping[str, str], labels: dict[str, str]) -> str | None:
+    """Map a tool's severity through `mapping` (keys lower-case). A missing or unlisted value
+    gives None (the integration's default applies) and keeps the raw value as `source_severity`."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip()
+    severity = mapping.get(text.lower())
+    if severity is None:
+        labels["source_severity"] = text[:100]
+    return severity
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timestamp as tools send them: ISO 8601 with any number of fractional digits and `Z`,
+    `+0000` or `+00:00` offsets, or epoch seconds / milliseconds (numbers or strings). Naive times
+    are UTC. Zero times (`0001-01-01...`) and unreadable values give None."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and NUMBER.fullmatch(value.strip())
+    ):
+        number = float(value)
+        if number <= 0:
+            return None
+        if number > 1e11:  # milliseconds
+            number /= 1000.0
+        try:
+            return datetime.fromtimestamp(number, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "T", 1) if "T" not in value else value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Trim fractional seconds beyond microseconds (Go sends nanoseconds).
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    # +0000 -> +00:00
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.year <= 1:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,25 @@
+"""Shared fixtures. The suite runs on real PostgreSQL and Redis (see tests/services.sh)."""
+
+import pytest
+
+from tests.base import *  # noqa: F403  (fixtures: personas, integrations, helpers)
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("the suite runs on PostgreSQL: set DATABASE_URL (make test does)")
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("the suite runs with Redis: set REDIS_URL (make test does)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_celery_queue():
+    # Webhook tests queue processing tasks that no worker runs; drop them so that a Celery
+    # worker started by a later test does not begin with another run's leftovers.
+    from ioc.celery import app
+
+    with app.connection_for_write() as connection:
+        app.amqp.TaskConsumer(connection).purge()
+    yield

@@ -154,6 +154,7 @@ USE_I18N = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 # Serve straight from the finders: no collectstatic step for the embedded mode.
 WHITENOISE_USE_FINDERS = True
 STORAGES = {

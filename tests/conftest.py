@@ -23,3 +23,9 @@ def _empty_celery_queue():
     with app.connection_for_write() as connection:
         app.amqp.TaskConsumer(connection).purge()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs a third of a second per user; tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,7 +6,15 @@ from .services import integration_ingest_url, integration_issue_token
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "team", "enabled", "default_severity", "token_hint", "created_at"]
+    list_display = [
+        "name",
+        "kind",
+        "team",
+        "enabled",
+        "default_severity",
+        "token_hint",
+        "created_at",
+    ]
     list_filter = ["kind", "enabled", "team"]
     search_fields = ["name", "team__name"]
     readonly_fields = ["token_hint", "created_at"]
@@ -29,8 +37,16 @@ class InboundEventAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["integration"]
     readonly_fields = [
-        "integration", "received_at", "content_type", "headers", "body", "status", "attempts",
-        "error", "result", "processed_at",
+        "integration",
+        "received_at",
+        "content_type",
+        "headers",
+        "body",
+        "status",
+        "attempts",
+        "error",
+        "result",
+        "processed_at",
     ]
 
     def has_add_permission(self, request):
@@ -43,7 +59,15 @@ class InboundEventAdmin(admin.ModelAdmin):
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "name", "summary", "status", "severity", "source", "service", "count", "incident",
+        "id",
+        "name",
+        "summary",
+        "status",
+        "severity",
+        "source",
+        "service",
+        "count",
+        "incident",
         "last_seen",
     ]
     list_filter = ["status", "severity", "integration", "integration__team"]
@@ -51,6 +75,12 @@ class AlertAdmin(admin.ModelAdmin):
     date_hierarchy = "last_seen"
     list_select_related = ["incident", "integration"]
     readonly_fields = [
-        "integration", "fingerprint", "count", "first_seen", "last_seen", "resolved_at", "labels",
+        "integration",
+        "fingerprint",
+        "count",
+        "first_seen",
+        "last_seen",
+        "resolved_at",
+        "labels",
     ]
     raw_id_fields = ["incident"]

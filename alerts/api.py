@@ -9,6 +9,7 @@ from teams.selectors import team_list_visible_to
 from .models import Alert, Integration
 from .selectors import alert_list_for_user, integration_list_for_user
 from .services import integration_create, integration_ingest_url
+from .sources import source_for_kind
 
 
 class TeamSlugField(serializers.SlugRelatedField):
@@ -27,6 +28,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
         model = Integration
         fields = ["id", "name", "kind", "team", "enabled", "default_severity", "created_at"]
         read_only_fields = ["id", "enabled", "created_at"]
+
+    def validate_kind(self, kind: str) -> str:
+        try:
+            source_for_kind(kind)
+        except (KeyError, ImportError) as exc:
+            raise serializers.ValidationError(f"no parser for kind {kind!r}") from exc
+        return kind
 
 
 class IntegrationListCreateApi(generics.ListCreateAPIView):
@@ -54,9 +62,22 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "integration", "fingerprint", "status", "severity", "name", "summary",
-            "description", "source", "service", "labels", "count", "incident", "first_seen",
-            "last_seen", "resolved_at",
+            "id",
+            "integration",
+            "fingerprint",
+            "status",
+            "severity",
+            "name",
+            "summary",
+            "description",
+            "source",
+            "service",
+            "labels",
+            "count",
+            "incident",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
         ]
 
 

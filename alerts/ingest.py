@@ -209,7 +209,9 @@ def _alert_repeat(
 def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
     incident, opened = incident_open_or_join(
         team=team,
-        group_key=group_key_for(team_id=team.pk, service=alert.service, name=alert.name or alert.summary),
+        group_key=group_key_for(
+            team_id=team.pk, service=alert.service, name=alert.name or alert.summary
+        ),
         title=alert.summary,
         severity=severity_for_alert(alert.severity),
         service=alert.service,

@@ -1,4 +1,4 @@
-"""Decoding and checking raw bodies: the checks that need no parser, shared by accept and process."""
+"""Decoding and checking raw bodies: the checks that need no parser (shared by accept, process)."""
 
 import json
 from collections.abc import Mapping
@@ -21,7 +21,9 @@ def media_type(content_type: str) -> str:
 
 
 def is_json_media_type(media: str) -> bool:
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def check_media_type(content_type: str, accepted: tuple[str, ...]) -> str:

@@ -23,15 +23,31 @@ class IncidentEventInline(admin.TabularInline):
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = [
-        "number", "title", "severity", "status", "team", "service", "alert_count", "opened_at",
-        "acknowledged_at", "resolved_at",
+        "number",
+        "title",
+        "severity",
+        "status",
+        "team",
+        "service",
+        "alert_count",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
     ]
     list_filter = ["status", "severity", "team", "team__in_ioc", "opened_at"]
     search_fields = ["=number", "title", "service"]
     date_hierarchy = "opened_at"
     readonly_fields = [
-        "number", "group_key", "alert_count", "opened_at", "acknowledged_at", "acknowledged_by",
-        "resolved_at", "resolved_by", "status", "updated_at",
+        "number",
+        "group_key",
+        "alert_count",
+        "opened_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "resolved_at",
+        "resolved_by",
+        "status",
+        "updated_at",
     ]
     list_select_related = ["team"]
     inlines = [IncidentEventInline]

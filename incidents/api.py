@@ -26,8 +26,19 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "number", "title", "severity", "status", "team", "service", "alert_count",
-            "opened_at", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+            "id",
+            "number",
+            "title",
+            "severity",
+            "status",
+            "team",
+            "service",
+            "alert_count",
+            "opened_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
         ]
 
 
@@ -90,4 +101,3 @@ class IncidentAcknowledgeApi(_IncidentActionApi):
 
 class IncidentResolveApi(_IncidentActionApi):
     action = staticmethod(incident_resolve)
-

@@ -75,6 +75,7 @@ class IncidentConsumer(_Base):
         if incident is None:
             return
         html = render_to_string(
-            "incidents/_incident_live.html", incident_detail_context(incident=incident, user=self.user())
+            "incidents/_incident_live.html",
+            incident_detail_context(incident=incident, user=self.user()),
         )
         self.send_json({"kind": "incident", "id": incident.pk, "html": html})

@@ -40,11 +40,17 @@ def is_allowed(current: str, target: str) -> bool:
     return target in ALLOWED_MOVES.get(current, frozenset())
 
 
-def check(current: str, target: str) -> bool:
-    """True when the move changes something, False for a no-op; raises when it is forbidden."""
+def is_reopen(current: str, target: str) -> bool:
+    return current == Status.RESOLVED and target in (Status.ACKNOWLEDGED, Status.TRIGGERED)
+
+
+def check(current: str, target: str, *, reopen: bool = False) -> bool:
+    """True when the move changes something, False for a no-op; raises when it is forbidden.
+
+    Reopening is only done on purpose (`reopen=True`): acknowledging never un-resolves."""
     if current == target:
         return False
-    if not is_allowed(current, target):
+    if not is_allowed(current, target) or (is_reopen(current, target) and not reopen):
         raise TransitionNotAllowed(current, target)
     return True
 

@@ -36,7 +36,9 @@ def board(request):
 def incident_detail(request, pk: int):
     incident = _incident_or_404(request, pk)
     return render(
-        request, "incidents/detail.html", incident_detail_context(incident=incident, user=request.user)
+        request,
+        "incidents/detail.html",
+        incident_detail_context(incident=incident, user=request.user),
     )
 
 

@@ -19,7 +19,9 @@ def exception_handler(exc, context):
     request = context.get("request")
     if response.status_code == 403 and request is not None:
         log.warning(
-            "forbidden: user=%s %s %s", getattr(request.user, "pk", None), request.method,
+            "forbidden: user=%s %s %s",
+            getattr(request.user, "pk", None),
+            request.method,
             request.path,
         )
     if isinstance(exc, ValidationError):

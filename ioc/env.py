@@ -61,8 +61,8 @@ def sqlite_database(path: Path) -> dict:
     }
 
 
-def database_from_url(url: str, *, pool_max_size: int) -> dict:
-    """Turn `postgres://user:pass@host:port/name?opt=v` or `sqlite:///path` into DATABASES['default']."""
+def database_from_url(url: str, *, pool_max_size: int, pool_timeout: int = 10) -> dict:
+    """DATABASES['default'] from `postgres://user:pass@host:port/name?opt=v` or `sqlite:///path`."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
@@ -74,7 +74,7 @@ def database_from_url(url: str, *, pool_max_size: int) -> dict:
     if scheme not in {"postgres", "postgresql", "pgsql"}:
         raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported")
     options = dict(parse_qsl(parts.query))
-    options["pool"] = {"min_size": 1, "max_size": pool_max_size, "timeout": 10}
+    options["pool"] = {"min_size": 1, "max_size": pool_max_size, "timeout": pool_timeout}
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")) or "ioc",

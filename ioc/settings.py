@@ -81,8 +81,13 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
+DATABASE_POOL_TIMEOUT = env_int("DATABASE_POOL_TIMEOUT", 10)
 if DATABASE_URL:
-    DATABASES = {"default": database_from_url(DATABASE_URL, pool_max_size=DATABASE_POOL_MAX_SIZE)}
+    DATABASES = {
+        "default": database_from_url(
+            DATABASE_URL, pool_max_size=DATABASE_POOL_MAX_SIZE, pool_timeout=DATABASE_POOL_TIMEOUT
+        )
+    }
 else:
     DATABASES = {"default": sqlite_database(VAR_DIR / "ioc.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -17,8 +17,9 @@ def _redis_status() -> str:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5,
-                                      socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
         client.ping()
     except Exception:
         return "down"

@@ -33,7 +33,11 @@ def test_it_turns_a_delivery_into_an_alert_and_an_incident(client, floor):
     assert process() == 1
     alert = Alert.objects.get()
     assert (alert.status, alert.severity, alert.source, alert.service, alert.name) == (
-        "firing", "high", "db-01", "payments-db", "DiskFull",
+        "firing",
+        "high",
+        "db-01",
+        "payments-db",
+        "DiskFull",
     )
     incident = alert.incident
     assert incident.team == floor.first_line
@@ -141,8 +145,9 @@ def test_a_joining_alert_raises_severity_but_never_lowers_it(client, floor):
     ("alert_severity", "incident_severity"),
     [("critical", "SEV2"), ("high", "SEV3"), ("warning", "SEV4"), ("info", "SEV4")],
 )
-def test_it_maps_alert_severity_to_incident_severity(client, floor, alert_severity,
-                                                     incident_severity):
+def test_it_maps_alert_severity_to_incident_severity(
+    client, floor, alert_severity, incident_severity
+):
     post_alert(client, floor.token, {"summary": "x", "severity": alert_severity})
     process()
     assert Incident.objects.get().severity == incident_severity

@@ -25,7 +25,23 @@ def _empty_celery_queue():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools_before_teardown(django_db_setup, django_db_blocker):
+    # Threads and live servers return connections to psycopg's pool, which keeps them open;
+    # the test database can only be dropped once the pool is closed.
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all(initialized_only=True):
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs a third of a second per user; tests make many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+from tests.live import live_asgi  # noqa: E402,F401  (fixture)

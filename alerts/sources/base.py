@@ -8,7 +8,7 @@ a message a manager can act on.
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,15 @@ class ParsedAlert:
     ended_at: datetime | None = None
 
     def __post_init__(self):
+        # Fit the columns here, once, rather than in every parser.
+        if len(self.fingerprint) > 255:
+            object.__setattr__(self, "fingerprint", stable_hash(self.fingerprint))
+        for name, limit in (("name", 255), ("source", 255), ("service", 200)):
+            value = getattr(self, name)
+            if len(value) > limit:
+                object.__setattr__(self, name, value[:limit])
+        if not self.fingerprint:
+            raise PayloadError("the alert has no identity (empty fingerprint)")
         if self.status not in STATUSES:
             raise PayloadError(f"status must be one of {', '.join(STATUSES)}", field="status")
         if self.severity is not None and self.severity not in SEVERITIES:
@@ -149,3 +158,38 @@ def parse_time(value: Any) -> datetime | None:
     if parsed.year <= 1:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def severity_mapping(defaults: Mapping[str, str], config: Mapping[str, Any] | None) -> dict:
+    """The default mapping with the integration's `severity_map` laid over it. Keys are
+    lower-cased because severity_from looks raw values up lower-cased."""
+    overrides = config.get("severity_map") if isinstance(config, Mapping) else None
+    if not isinstance(overrides, Mapping):
+        return dict(defaults)
+    return {
+        **defaults,
+        **{
+            str(raw).strip().lower(): severity
+            for raw, severity in overrides.items()
+            if severity in SEVERITIES
+        },
+    }
+
+
+def key_fingerprint(key: str) -> str:
+    """A tool's own alert key as the fingerprint; keys longer than the column are hashed."""
+    return key if len(key) <= 255 else stable_hash(key)
+
+
+def unique_urls(candidates: Iterable[str]) -> tuple[str, ...]:
+    """The non-empty http(s) URLs, in order, each once."""
+    urls = []
+    for url in candidates:
+        if url.startswith(("http://", "https://")) and url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+def non_empty(**values: str) -> dict[str, str]:
+    """The labels that have a value ."""
+    return {key: value for key, value in values.items() if value}

@@ -19,7 +19,16 @@ class IntegrationAdmin(admin.ModelAdmin):
     search_fields = ["name", "team__name"]
     readonly_fields = ["token_hint", "created_at"]
     list_select_related = ["team"]
-    fields = ["name", "kind", "team", "enabled", "default_severity", "token_hint", "created_at"]
+    fields = [
+        "name",
+        "kind",
+        "team",
+        "enabled",
+        "default_severity",
+        "config",
+        "token_hint",
+        "created_at",
+    ]
 
     def save_model(self, request, obj, form, change):
         token = None if change else integration_issue_token(integration=obj)

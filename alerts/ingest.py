@@ -17,10 +17,11 @@ from django.db.models import Count
 from django.utils import timezone
 
 from incidents.broadcast import incident_changed_on_commit
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Incident, IncidentEvent, Status, Via
 from incidents.services import (
     incident_open_or_join,
     incident_raise_severity,
+    incident_transition,
     severity_for_alert,
     timeline_append,
 )
@@ -28,7 +29,13 @@ from ioc import background
 
 from .models import Alert, InboundEvent, Integration
 from .payloads import BodyError, check_media_type, decode_body, redact_headers
-from .sources import ParsedAlert, PayloadError, source_for_kind
+from .sources import (
+    IgnoredPayload,
+    ParsedAlert,
+    PayloadError,
+    SubscriptionConfirmation,
+    source_for_kind,
+)
 from .sources.base import stable_hash
 from .tokens import token_hash
 
@@ -122,11 +129,21 @@ def delivery_process(*, event: InboundEvent) -> None:
     try:
         with transaction.atomic():
             payload = decode_body(event.body.encode("utf-8"), event.content_type)
-            parsed = source_for_kind(integration.kind).parse(payload, event.headers)
+            parsed = source_for_kind(integration.kind).parse(
+                payload, event.headers, config=integration.config
+            )
             outcomes = [
                 alert_apply(integration=integration, parsed=item, at=event.received_at)
                 for item in parsed
             ]
+    except IgnoredPayload as exc:
+        event.status = InboundEvent.Status.PROCESSED
+        event.error = ""
+        event.result = {"ignored": exc.reason}
+    except SubscriptionConfirmation as exc:
+        event.status = InboundEvent.Status.PROCESSED
+        event.error = ""
+        event.result = {"subscription_confirmation": exc.topic_arn, "confirmed": False}
     except (PayloadError, BodyError) as exc:
         event.status = InboundEvent.Status.FAILED
         event.error = str(exc)
@@ -151,6 +168,8 @@ def group_key_for(*, team_id: int, service: str, name: str) -> str:
 def alert_apply(*, integration: Integration, parsed: ParsedAlert, at: datetime) -> AlertOutcome:
     if parsed.status == "resolved":
         return _alert_resolve(integration=integration, parsed=parsed, at=at)
+    if parsed.status == "acknowledged":
+        return _alert_acknowledge(integration=integration, parsed=parsed)
     for _attempt in range(3):
         alert = _open_alert(integration, parsed.fingerprint)
         if alert is not None:
@@ -256,6 +275,23 @@ def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetim
         )
         incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
     return AlertOutcome(alert.pk, alert.fingerprint, "resolved")
+
+
+def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> AlertOutcome:
+    """A source-side acknowledgement (PagerDuty, New Relic, LogicMonitor, Opsgenie) acknowledges
+    the alert's incident as the integration. It never reopens or creates anything."""
+    alert = _open_alert(integration, parsed.fingerprint)
+    if alert is None or alert.incident_id is None:
+        return AlertOutcome(alert.pk if alert else None, parsed.fingerprint, "unknown_acknowledge")
+    incident = Incident.objects.get(pk=alert.incident_id)
+    if incident.status == Status.TRIGGERED:
+        incident_transition(
+            incident_id=incident.pk,
+            to_status=Status.ACKNOWLEDGED,
+            via=Via.SYSTEM,
+            reason=f"acknowledged in {integration.name}",
+        )
+    return AlertOutcome(alert.pk, alert.fingerprint, "acknowledged")
 
 
 def _incident_recount(incident: Incident) -> None:

@@ -43,6 +43,11 @@ class Integration(models.Model):
     default_severity = models.CharField(
         max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
     )
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Options for the parser, e.g. {"severity_map": {"disaster": "critical"}}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

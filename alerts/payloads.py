@@ -3,6 +3,7 @@
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 
@@ -70,8 +71,25 @@ def decode_json(body: bytes) -> Any:
     return payload
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def decode_form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
+    fields = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=1000))
+    _check_structure(fields, settings.IOC_WEBHOOK_MAX_DEPTH)
+    if not fields:
+        raise BodyError(400, "the form body is empty")
+    return fields
+
+
 def decode_body(body: bytes, content_type: str) -> Any:
-    """The payload a parser receives. JSON bodies must be objects."""
+    """The payload a parser receives: a JSON object, or the fields of a form body."""
+    if media_type(content_type) == FORM:
+        return decode_form(body)
     payload = decode_json(body)
     if not isinstance(payload, Mapping):
         raise BodyError(400, "the body must be a JSON object")

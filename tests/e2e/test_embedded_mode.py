@@ -43,7 +43,7 @@ def embedded(tmp_path):
             manage + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=180
         )
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(manage + ["serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    server = subprocess.Popen([*manage, "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

@@ -103,9 +103,8 @@ def test_a_storm_on_one_incident_is_coalesced(live_asgi, client, settings):
 
 
 def test_an_anonymous_websocket_is_refused(live_asgi):
-    with pytest.raises(InvalidStatus):
-        with ws_connect(live_asgi, "/ws/board/"):
-            pass
+    with pytest.raises(InvalidStatus), ws_connect(live_asgi, "/ws/board/"):
+        pass
 
 
 def test_a_websocket_from_another_origin_is_refused(live_asgi):
@@ -114,9 +113,11 @@ def test_a_websocket_from_another_origin_is_refused(live_asgi):
         "Origin": "http://evil.example",
         "Cookie": f"sessionid={session_cookie_for(floor.alice)}",
     }
-    with pytest.raises(InvalidStatus):
-        with connect(live_asgi.ws_url + "/ws/board/", additional_headers=headers):
-            pass
+    with (
+        pytest.raises(InvalidStatus),
+        connect(live_asgi.ws_url + "/ws/board/", additional_headers=headers),
+    ):
+        pass
 
 
 def test_an_outsider_cannot_follow_an_ioc_incident(live_asgi, client):
@@ -124,6 +125,8 @@ def test_an_outsider_cannot_follow_an_ioc_incident(live_asgi, client):
     post_alert(client, floor.token, {"summary": "Core switch down"})
     process()
     incident = Incident.objects.get()
-    with pytest.raises(InvalidStatus):
-        with ws_connect(live_asgi, f"/ws/incidents/{incident.pk}/", floor.paul):
-            pass
+    with (
+        pytest.raises(InvalidStatus),
+        ws_connect(live_asgi, f"/ws/incidents/{incident.pk}/", floor.paul),
+    ):
+        pass

@@ -27,6 +27,7 @@ from incidents.services import (
 )
 from ioc import background
 
+from . import sns
 from .models import Alert, InboundEvent, Integration
 from .payloads import BodyError, check_media_type, decode_body, redact_headers
 from .sources import (
@@ -66,6 +67,11 @@ def delivery_accept(
             validate(payload)
         except PayloadError as exc:
             raise BodyError(400, str(exc), field=exc.field) from exc
+    if integration.kind == "cloudwatch":
+        try:
+            sns.sns_verify(payload)
+        except sns.SignatureError as exc:
+            raise BodyError(401, f"SNS signature check failed: {exc}") from exc
     with transaction.atomic():
         event = InboundEvent.objects.create(
             integration=integration,
@@ -141,9 +147,13 @@ def delivery_process(*, event: InboundEvent) -> None:
         event.error = ""
         event.result = {"ignored": exc.reason}
     except SubscriptionConfirmation as exc:
+        # Confirmed here, after the webhook answered, and only with an allowed AWS host.
         event.status = InboundEvent.Status.PROCESSED
         event.error = ""
-        event.result = {"subscription_confirmation": exc.topic_arn, "confirmed": False}
+        event.result = {
+            "subscription_confirmation": exc.topic_arn,
+            **sns.sns_confirm_subscription(subscribe_url=exc.subscribe_url),
+        }
     except (PayloadError, BodyError) as exc:
         event.status = InboundEvent.Status.FAILED
         event.error = str(exc)

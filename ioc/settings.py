@@ -188,6 +188,15 @@ IOC_PROCESS_BATCH_SIZE = env_int("IOC_PROCESS_BATCH_SIZE", 200)
 # Minimum gap between two live pushes for one incident, so a storm cannot swamp browsers.
 IOC_BROADCAST_INTERVAL = float(env_str("IOC_BROADCAST_INTERVAL", "1.0"))
 
+# --- AWS SNS (CloudWatch) ---------------------------------------------------------------------
+# Signing certificates and subscription confirmations are fetched only from hosts matching this.
+IOC_SNS_ALLOWED_HOSTS = env_str(
+    "IOC_SNS_ALLOWED_HOSTS", r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+)
+IOC_SNS_VERIFY_SIGNATURES = env_bool("IOC_SNS_VERIFY_SIGNATURES", True)
+# A CA bundle for those HTTPS fetches (tests point it at their own local CA).
+IOC_SNS_CA_BUNDLE = env_str("IOC_SNS_CA_BUNDLE")
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -28,7 +28,7 @@ def pagerduty(floor):
 
 
 def test_a_source_acknowledgement_acknowledges_the_incident(client, pagerduty):
-    integration, token = pagerduty
+    _, token = pagerduty
     post_alert(client, token, pd_event("trigger"))
     post_alert(client, token, pd_event("acknowledge"))
     process()

@@ -1,13 +1,11 @@
-"""Intake of alerts: accept a delivery durably, then process it into alerts and incidents.
+"""Processing of accepted deliveries into alerts and incidents (accepting them: accept.py).
 
-accept: authenticate, check limits, one INSERT of the raw delivery, commit, answer 202.
-process: after commit, in batches, by a Celery worker (REDIS_URL set) or the background thread of
+Runs after commit, in batches, by a Celery worker (REDIS_URL set) or the background thread of
 `manage.py serve`; idempotent, because a batch commits its alerts and marks its deliveries done in
 one transaction, so a batch cut short by a crash is simply done again.
 """
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,11 +23,10 @@ from incidents.services import (
     severity_for_alert,
     timeline_append,
 )
-from ioc import background
 
 from . import sns
 from .models import Alert, InboundEvent, Integration
-from .payloads import BodyError, check_media_type, decode_body, redact_headers
+from .payloads import BodyError, decode_body
 from .sources import (
     IgnoredPayload,
     ParsedAlert,
@@ -38,52 +35,8 @@ from .sources import (
     source_for_kind,
 )
 from .sources.base import stable_hash
-from .tokens import token_hash
 
 log = logging.getLogger(__name__)
-
-
-# --- accept ------------------------------------------------------------------------------------
-
-
-def integration_find_by_token(*, token: str) -> Integration | None:
-    if not token or len(token) > 200:
-        return None
-    return Integration.objects.select_related("team").filter(token_hash=token_hash(token)).first()
-
-
-def delivery_accept(
-    *, integration: Integration, body: bytes, content_type: str, headers: Mapping[str, str]
-) -> InboundEvent:
-    """Store a delivery durably and queue its processing. Raises BodyError for what is refused."""
-    if len(body) > settings.IOC_WEBHOOK_MAX_BYTES:
-        raise BodyError(413, f"body larger than {settings.IOC_WEBHOOK_MAX_BYTES} bytes")
-    source = source_for_kind(integration.kind)
-    check_media_type(content_type, source.CONTENT_TYPES)
-    payload = decode_body(body, content_type)
-    validate = getattr(source, "validate", None)
-    if validate is not None:
-        try:
-            validate(payload)
-        except PayloadError as exc:
-            raise BodyError(400, str(exc), field=exc.field) from exc
-    if integration.kind == "cloudwatch":
-        try:
-            sns.sns_verify(payload)
-        except sns.SignatureError as exc:
-            raise BodyError(401, f"SNS signature check failed: {exc}") from exc
-    with transaction.atomic():
-        event = InboundEvent.objects.create(
-            integration=integration,
-            content_type=content_type[:200],
-            headers=redact_headers(headers),
-            body=body.decode("utf-8"),
-        )
-        transaction.on_commit(background.kick_processing)
-    return event
-
-
-# --- process -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

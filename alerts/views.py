@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .ingest import delivery_accept, integration_find_by_token
+from .accept import delivery_accept, integration_find_by_token
 from .payloads import BodyError
 
 

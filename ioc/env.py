@@ -85,5 +85,8 @@ def database_from_url(url: str, *, pool_max_size: int, pool_timeout: int = 10) -
         # The pool owns connections; Django requires CONN_MAX_AGE 0 with it.
         "CONN_MAX_AGE": 0,
         "OPTIONS": options,
-        "TEST": {"NAME": "test_" + (unquote(parts.path.lstrip("/")) or "ioc")},
+        "TEST": {
+            "NAME": env_str("IOC_TEST_DATABASE_NAME")
+            or "test_" + (unquote(parts.path.lstrip("/")) or "ioc")
+        },
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the suite needs is there: PostgreSQL, Redis and a headless Chromium.
+# Make sure what the suite needs is there: PostgreSQL, Redis, a headless Chromium and a real
+# Prometheus Alertmanager.
 # Starts local services that are installed but down; says how to get what is missing.
 set -uo pipefail
 
@@ -45,5 +46,17 @@ fi
 if ! command -v chromium >/dev/null; then
   echo "installing chromium"
   apt_install chromium || fail "chromium is missing and could not be installed: apt-get install chromium"
+fi
+
+# Prometheus Alertmanager for tests/e2e/test_real_alertmanager.py (Debian's package). The test
+# starts its own on a free port; the package starts a system one on :9093 and :9094, so stop it.
+if ! command -v prometheus-alertmanager >/dev/null; then
+  echo "installing prometheus-alertmanager"
+  apt_install prometheus-alertmanager || fail "prometheus-alertmanager is missing and could not be installed: apt-get install prometheus-alertmanager"
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+  else
+    as_root invoke-rc.d prometheus-alertmanager stop >/dev/null 2>&1 || true
+  fi
 fi
 exit 0

@@ -39,7 +39,14 @@ class Integration(models.Model):
     token_hint = models.CharField(
         max_length=8, editable=False, help_text="First characters of the token, to tell them apart."
     )
+    # After a rotation the previous token keeps working until this time, so that senders can be
+    # moved over without losing alerts.
+    previous_token_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    previous_token_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=0, help_text="Deliveries accepted per minute; 0 means the site default."
+    )
     default_severity = models.CharField(
         max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
     )

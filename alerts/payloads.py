@@ -11,10 +11,13 @@ from django.conf import settings
 class BodyError(ValueError):
     """A body refused at the door. `status` is the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str, *, field: str | None = None):
+    def __init__(
+        self, status: int, message: str, *, field: str | None = None, retry_after: int | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.field = field
+        self.retry_after = retry_after
 
 
 def media_type(content_type: str) -> str:

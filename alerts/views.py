@@ -1,28 +1,43 @@
-"""Webhook endpoints. Thin: find the integration, hand the body to ingest, answer JSON."""
+"""Webhook endpoints. Thin: find the integration, hand the body to accept, answer as the sender
+expects: IOC's own shape at /integrations/, PagerDuty's at /v2/enqueue, Opsgenie's at /v2/alerts."""
+
+import json
+import time
+import uuid
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .accept import delivery_accept, integration_find_by_token
-from .payloads import BodyError
+from .accept import (
+    RateLimited,
+    delivery_accept,
+    integration_find_by_token,
+    integration_usable,
+    token_from_authorization,
+)
+from .payloads import BodyError, decode_json
+from .sources import PayloadError
+from .sources import opsgenie as opsgenie_source
+from .sources import pagerduty as pagerduty_source
 
 
-def json_error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
+def webhook(view):
+    """Webhooks are called by machines: no login, no CSRF, POST only."""
+    return csrf_exempt(login_not_required(require_POST(view)))
 
 
-@csrf_exempt
-@login_not_required
-@require_POST
-def integration_webhook(request, token: str):
-    integration = integration_find_by_token(token=token)
-    if integration is None:
-        return json_error(404, "unknown integration token")
-    if not integration.enabled:
-        return json_error(403, "this integration is disabled")
+def json_error(status: int, message: str, *, retry_after: int | None = None, **extra):
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _accepted_or_error(request, integration_or_error):
     try:
+        integration = integration_or_error()
         event = delivery_accept(
             integration=integration,
             body=request.body,
@@ -30,6 +45,148 @@ def integration_webhook(request, token: str):
             headers=request.headers,
         )
     except BodyError as exc:
+        # Over the rate limit this is a 503, never a 429: Alertmanager treats every 4xx as final
+        # and would drop the alert.
         extra = {"field": exc.field} if exc.field else {}
-        return json_error(exc.status, str(exc), **extra)
+        return json_error(exc.status, str(exc), retry_after=exc.retry_after, **extra)
     return JsonResponse({"status": "accepted", "delivery_id": event.pk}, status=202)
+
+
+@webhook
+def integration_webhook(request, token: str):
+    """POST /integrations/<token>/: the token in the path; unknown token 404."""
+    return _accepted_or_error(
+        request,
+        lambda: integration_usable(integration_find_by_token(token=token), unknown_status=404),
+    )
+
+
+@webhook
+def integration_webhook_authorized(request):
+    """POST /integrations/: the token as `Authorization: Bearer` or basic-auth password; 401."""
+    token = token_from_authorization(request.headers)
+    return _accepted_or_error(
+        request,
+        lambda: integration_usable(integration_find_by_token(token=token), unknown_status=401),
+    )
+
+
+# --- PagerDuty Events API v2 ----------------------------------------------------------------------
+
+
+def pagerduty_error(status: int, message: str, errors: list[str]) -> JsonResponse:
+    return JsonResponse(
+        {"status": "invalid event", "message": message, "errors": errors}, status=status
+    )
+
+
+@webhook
+def pagerduty_enqueue(request):
+    """POST /v2/enqueue with `routing_key` = the token of a pagerduty integration."""
+    try:
+        event = decode_json(request.body)
+    except BodyError as exc:
+        return pagerduty_error(400, "Event object is invalid", [str(exc)])
+    errors = pagerduty_source.validate_event(event)
+    if errors:
+        return pagerduty_error(400, "Event object is invalid", errors)
+    integration = integration_find_by_token(token=str(event["routing_key"]))
+    if integration is None or integration.kind != "pagerduty":
+        return pagerduty_error(404, "Event object is invalid", ["'routing_key' is not known"])
+    if not integration.enabled:
+        return pagerduty_error(403, "Event object is invalid", ["this integration is disabled"])
+    try:
+        # The dedup key PagerDuty would answer: the event's own, or the one IOC derives from it.
+        dedup_key = pagerduty_source.parse(event, {})[0].fingerprint
+        delivery_accept(
+            integration=integration,
+            body=request.body,
+            content_type=request.META.get("CONTENT_TYPE", "") or "application/json",
+            headers=request.headers,
+        )
+    except RateLimited as exc:
+        response = JsonResponse(
+            {
+                "status": "throttle event",
+                "message": "Requests for this service are arriving "
+                "too quickly. Please retry later.",
+                "errors": [str(exc)],
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except (BodyError, PayloadError) as exc:
+        response = pagerduty_error(
+            getattr(exc, "status", 400), "Event object is invalid", [str(exc)]
+        )
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    return JsonResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
+    )
+
+
+# --- Opsgenie alert API ---------------------------------------------------------------------------
+
+
+def opsgenie_answer(started: float) -> JsonResponse:
+    return JsonResponse(
+        {
+            "result": "Request will be processed",
+            "took": round(time.monotonic() - started, 3),
+            "requestId": str(uuid.uuid4()),
+        },
+        status=202,
+    )
+
+
+def _opsgenie_accept(request, *, body: bytes, headers) -> JsonResponse:
+    started = time.monotonic()
+    integration = integration_find_by_token(token=token_from_authorization(request.headers))
+    try:
+        integration = integration_usable(integration, unknown_status=401)
+        if integration.kind != "opsgenie":
+            raise BodyError(401, "the key does not belong to an opsgenie integration")
+        delivery_accept(
+            integration=integration,
+            body=body,
+            content_type=request.META.get("CONTENT_TYPE", "") or "application/json",
+            headers=headers,
+        )
+    except RateLimited as exc:
+        return json_error(429, str(exc), retry_after=exc.retry_after)
+    except BodyError as exc:
+        return JsonResponse({"message": str(exc), "took": 0.0}, status=exc.status)
+    return opsgenie_answer(started)
+
+
+@webhook
+def opsgenie_create(request):
+    """POST /v2/alerts with `Authorization: GenieKey <integration token>`."""
+    return _opsgenie_accept(request, body=request.body, headers=request.headers)
+
+
+@webhook
+def opsgenie_action(request, identifier: str, action: str):
+    """POST /v2/alerts/<alias>/close|acknowledge?identifierType=alias."""
+    if request.GET.get("identifierType", "id") != "alias":
+        return JsonResponse(
+            {"message": "IOC identifies alerts by alias: add ?identifierType=alias", "took": 0.0},
+            status=400,
+        )
+    # The call is stored as a delivery like any other: the action and alias travel as headers.
+    body = request.body if request.body.strip() else b"{}"
+    headers = {
+        **request.headers,
+        opsgenie_source.ACTION_HEADER: action,
+        opsgenie_source.ALIAS_HEADER: identifier,
+    }
+    if not request.META.get("CONTENT_TYPE"):
+        request.META["CONTENT_TYPE"] = "application/json"
+    try:
+        json.loads(body)
+    except ValueError:
+        return JsonResponse({"message": "the body must be JSON", "took": 0.0}, status=400)
+    return _opsgenie_accept(request, body=body, headers=headers)

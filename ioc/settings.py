@@ -185,6 +185,12 @@ REST_FRAMEWORK = {
 IOC_WEBHOOK_MAX_BYTES = env_int("IOC_WEBHOOK_MAX_BYTES", 1024 * 1024)
 IOC_WEBHOOK_MAX_DEPTH = env_int("IOC_WEBHOOK_MAX_DEPTH", 32)
 IOC_PROCESS_BATCH_SIZE = env_int("IOC_PROCESS_BATCH_SIZE", 200)
+# Per integration; over it /integrations/ answers 503 + Retry-After and /v2/enqueue 429.
+IOC_WEBHOOK_RATE_LIMIT_PER_MINUTE = env_int("IOC_WEBHOOK_RATE_LIMIT_PER_MINUTE", 60000)
+# How long a rotated-out integration token keeps working.
+IOC_TOKEN_ROTATION_GRACE_HOURS = env_int("IOC_TOKEN_ROTATION_GRACE_HOURS", 24)
+# Signed webhooks (HMAC) older than this are refused as replays.
+IOC_WEBHOOK_SIGNATURE_MAX_AGE = env_int("IOC_WEBHOOK_SIGNATURE_MAX_AGE", 300)
 # Minimum gap between two live pushes for one incident, so a storm cannot swamp browsers.
 IOC_BROADCAST_INTERVAL = float(env_str("IOC_BROADCAST_INTERVAL", "1.0"))
 

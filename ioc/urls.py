@@ -42,6 +42,18 @@ urlpatterns = [
         name="incident-resolve",
     ),
     path("integrations/<str:token>/", alerts_views.integration_webhook, name="integration-webhook"),
+    path(
+        "integrations/",
+        alerts_views.integration_webhook_authorized,
+        name="integration-webhook-authorized",
+    ),
+    path("v2/enqueue", alerts_views.pagerduty_enqueue, name="pagerduty-enqueue"),
+    path("v2/alerts", alerts_views.opsgenie_create, name="opsgenie-create"),
+    path(
+        "v2/alerts/<str:identifier>/<str:action>",
+        alerts_views.opsgenie_action,
+        name="opsgenie-action",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/", views.healthz),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

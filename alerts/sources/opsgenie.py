@@ -29,7 +29,19 @@ DEFAULT_PRIORITY = "P3"  # what Opsgenie itself assigns when the body has none
 ACTION_FIELDS = {"user": "opsgenie_user", "source": "opsgenie_source", "note": "opsgenie_note"}
 
 
+# IOC's Opsgenie-style close and acknowledge endpoints store their calls as deliveries with these
+# headers, so that processing (which only sees the stored delivery) knows what was asked.
+ACTION_HEADER = "x-ioc-opsgenie-action"
+ALIAS_HEADER = "x-ioc-opsgenie-alias"
+
+
 def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[ParsedAlert]:
+    lowered = {str(key).lower(): value for key, value in headers.items()}
+    action = lowered.get(ACTION_HEADER)
+    if action == "close":
+        return parse_close(lowered.get(ALIAS_HEADER), payload)
+    if action == "acknowledge":
+        return parse_acknowledge(lowered.get(ALIAS_HEADER), payload)
     if not isinstance(payload, Mapping):
         raise PayloadError("the body must be a JSON object")
     message = as_text(payload.get("message"), field="message", required=True, max_length=2000)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .models import Alert, InboundEvent, Integration
-from .services import integration_ingest_url, integration_issue_token
+from .services import integration_ingest_url, integration_issue_token, integration_rotate_token
 
 
 @admin.register(Integration)
@@ -17,7 +17,8 @@ class IntegrationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "enabled", "team"]
     search_fields = ["name", "team__name"]
-    readonly_fields = ["token_hint", "created_at"]
+    readonly_fields = ["token_hint", "previous_token_valid_until", "created_at"]
+    actions = ["rotate_token"]
     list_select_related = ["team"]
     fields = [
         "name",
@@ -29,6 +30,15 @@ class IntegrationAdmin(admin.ModelAdmin):
         "token_hint",
         "created_at",
     ]
+
+    @admin.action(description="Rotate the token (the old one stays valid for the grace period)")
+    def rotate_token(self, request, queryset):
+        for integration in queryset:
+            token = integration_rotate_token(integration=integration)
+            url = integration_ingest_url(token=token, base_url=request.build_absolute_uri("/"))
+            self.message_user(
+                request, f"{integration.name}: new webhook URL (shown once, store it now): {url}"
+            )
 
     def save_model(self, request, obj, form, change):
         token = None if change else integration_issue_token(integration=obj)

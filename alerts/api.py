@@ -1,6 +1,8 @@
 from django.db import transaction
+from django.http import Http404
 from rest_framework import generics, serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ioc.api import IsManagerOrReadOnly
 from teams.models import Team
@@ -8,7 +10,7 @@ from teams.selectors import team_list_visible_to
 
 from .models import Alert, Integration
 from .selectors import alert_list_for_user, integration_list_for_user
-from .services import integration_create, integration_ingest_url
+from .services import integration_create, integration_ingest_url, integration_rotate_token
 from .sources import source_for_kind
 
 
@@ -56,6 +58,27 @@ class IntegrationListCreateApi(generics.ListCreateAPIView):
             token=token, base_url=request.build_absolute_uri("/")
         )
         return Response(data, status=201)
+
+
+class IntegrationRotateTokenApi(APIView):
+    """POST /api/v1/integrations/<id>/rotate_token/: a new token, shown once; the old one keeps
+    working for IOC_TOKEN_ROTATION_GRACE_HOURS."""
+
+    permission_classes = [IsManagerOrReadOnly]
+
+    def post(self, request, pk: int):
+        integration = integration_list_for_user(user=request.user).filter(pk=pk).first()
+        if integration is None:
+            raise Http404("no such integration")
+        token = integration_rotate_token(integration=integration)
+        integration.refresh_from_db()
+        data = IntegrationSerializer(integration, context={"request": request}).data
+        data["token"] = token
+        data["ingest_url"] = integration_ingest_url(
+            token=token, base_url=request.build_absolute_uri("/")
+        )
+        data["previous_token_valid_until"] = integration.previous_token_valid_until
+        return Response(data)
 
 
 class AlertSerializer(serializers.ModelSerializer):

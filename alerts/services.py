@@ -1,7 +1,11 @@
 """Writes to integrations."""
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from teams.models import Team
 
@@ -32,7 +36,24 @@ def integration_create(
     return integration, token
 
 
-def integration_rotate_token(*, integration: Integration, token: str | None = None) -> str:
-    token = integration_issue_token(integration=integration, token=token)
-    integration.save(update_fields=["token_hash", "token_hint"])
+def integration_rotate_token(
+    *, integration: Integration, token: str | None = None, grace: timedelta | None = None
+) -> str:
+    """Issue a new token. The old one keeps working for the grace period (default
+    IOC_TOKEN_ROTATION_GRACE_HOURS), so senders can be moved over without losing alerts."""
+    if grace is None:
+        grace = timedelta(hours=settings.IOC_TOKEN_ROTATION_GRACE_HOURS)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration.pk)
+        integration.previous_token_hash = integration.token_hash if grace else ""
+        integration.previous_token_valid_until = timezone.now() + grace if grace else None
+        token = integration_issue_token(integration=integration, token=token)
+        integration.save(
+            update_fields=[
+                "token_hash",
+                "token_hint",
+                "previous_token_hash",
+                "previous_token_valid_until",
+            ]
+        )
     return token

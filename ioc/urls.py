@@ -13,6 +13,11 @@ from . import views
 api_v1 = [
     path("teams/", teams_api.TeamListCreateApi.as_view(), name="api-teams"),
     path("integrations/", alerts_api.IntegrationListCreateApi.as_view(), name="api-integrations"),
+    path(
+        "integrations/<int:pk>/rotate_token/",
+        alerts_api.IntegrationRotateTokenApi.as_view(),
+        name="api-integration-rotate-token",
+    ),
     path("alerts/", alerts_api.AlertListApi.as_view(), name="api-alerts"),
     path("incidents/", incidents_api.IncidentListApi.as_view(), name="api-incidents"),
     path("incidents/<int:pk>/", incidents_api.IncidentDetailApi.as_view(), name="api-incident"),
@@ -49,10 +54,18 @@ urlpatterns = [
     ),
     path("v2/enqueue", alerts_views.pagerduty_enqueue, name="pagerduty-enqueue"),
     path("v2/alerts", alerts_views.opsgenie_create, name="opsgenie-create"),
+    # Aliases may hold slashes (sent as %2F, which arrives decoded): match the action at the end.
     path(
-        "v2/alerts/<str:identifier>/<str:action>",
+        "v2/alerts/<path:identifier>/close",
         alerts_views.opsgenie_action,
-        name="opsgenie-action",
+        {"action": "close"},
+        name="opsgenie-close",
+    ),
+    path(
+        "v2/alerts/<path:identifier>/acknowledge",
+        alerts_views.opsgenie_action,
+        {"action": "acknowledge"},
+        name="opsgenie-acknowledge",
     ),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/", views.healthz),

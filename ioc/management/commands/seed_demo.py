@@ -6,6 +6,7 @@ second run prints the same login and URLs. Only hashes of the tokens are in the 
 
 import json
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -74,7 +75,7 @@ class Command(BaseCommand):
                 if integration is None:
                     integration, token = integration_create(name=name, kind="generic", team=team)
                 elif not token or not token_matches(token, integration.token_hash):
-                    token = integration_rotate_token(integration=integration)
+                    token = integration_rotate_token(integration=integration, grace=timedelta(0))
                 saved["tokens"][slug] = token
                 urls[team.name] = integration_ingest_url(token=token)
 

@@ -35,6 +35,20 @@ class Via(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class ResolutionCode(models.TextChoices):
+    FIXED = "fixed", "Fixed"
+    SELF_HEALED = "self_healed", "Self-healed"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    CHANGE_ROLLED_BACK = "change_rolled_back", "Change rolled back"
+    VENDOR_FIX = "vendor_fix", "Vendor fix"
+    DUPLICATE = "duplicate", "Duplicate"
+    WORKAROUND = "workaround", "Workaround in place"
+    UNSPECIFIED = "unspecified", "Unspecified"
+
+
+MAJOR_SEVERITIES = (Severity.SEV1, Severity.SEV2)
+
+
 class Counter(models.Model):
     """Named counters handed out under a row lock (the global incident number)."""
 
@@ -76,6 +90,50 @@ class Incident(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    description = models.TextField(blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who declared it by hand (phone call, chat); empty when alerts opened it.",
+    )
+    # Roles. Responders (people and whole teams) are IncidentResponder rows.
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    communications_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    scribe = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Set for good by a hand-off to a team outside the IOC; handing back does not clear it.
+    escalated_outside = models.BooleanField(default=False)
+    resolving_team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_code = models.CharField(max_length=30, choices=ResolutionCode.choices, blank=True)
+    resolution_summary = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
+    # Major incidents owe stakeholders a status update by this time.
+    next_status_update_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -97,6 +155,10 @@ class Incident(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def is_major(self) -> bool:
+        return self.severity in MAJOR_SEVERITIES
+
 
 class IncidentEvent(models.Model):
     """One entry of an incident's timeline. Append-only: the KPIs are computed from it."""
@@ -108,6 +170,18 @@ class IncidentEvent(models.Model):
         SEVERITY_CHANGED = "severity_changed", "Severity changed"
         STATUS_CHANGED = "status_changed", "Status changed"
         NOTE = "note", "Note"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        RESPONDERS_ADDED = "responders_added", "Responders added"
+        HAND_OFF = "hand_off", "Hand-off"
+        HAND_OFF_ACCEPTED = "hand_off_accepted", "Hand-off accepted"
+        STATUS_UPDATE = "status_update", "Status update"
+        CHECKLIST_ITEM = "checklist_item", "Checklist item"
+        MERGED = "merged", "Merged"
+        SPLIT = "split", "Split"
+        FLAPPING = "flapping", "Flapping"
+        NOTIFICATION = "notification", "Notification"
+        ESCALATION = "escalation", "Escalation"
+        POSTMORTEM = "postmortem", "Postmortem"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(db_index=True)
@@ -128,3 +202,31 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message}"
+
+
+# The records around an incident (hand-offs, responders, checklists, postmortems, hand-over
+# notes) live in their own module; importing them here registers them with Django.
+from .records import (  # noqa: E402
+    ActionItem,
+    ChecklistItem,
+    HandOff,
+    IncidentResponder,
+    Postmortem,
+    RunbookTemplate,
+    ShiftHandover,
+    StatusUpdate,
+)
+
+__all__ = [
+    "ActionItem",
+    "ChecklistItem",
+    "Counter",
+    "HandOff",
+    "Incident",
+    "IncidentEvent",
+    "IncidentResponder",
+    "Postmortem",
+    "RunbookTemplate",
+    "ShiftHandover",
+    "StatusUpdate",
+]

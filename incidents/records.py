@@ -188,7 +188,7 @@ class ShiftHandover(models.Model):
 
     author = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
-    shift = models.CharField(max_length=100, help_text="e.g. 'night 22:00–06:00'.")
+    shift = models.CharField(max_length=100, help_text="e.g. 'night 22:00-06:00'.")
     open_incidents = models.JSONField(
         default=list, help_text="Snapshot of the open incidents when the note was written."
     )

@@ -164,7 +164,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField()),
-                ('shift', models.CharField(help_text="e.g. 'night 22:00–06:00'.", max_length=100)),
+                ('shift', models.CharField(help_text="e.g. 'night 22:00-06:00'.", max_length=100)),
                 ('open_incidents', models.JSONField(default=list, help_text='Snapshot of the open incidents when the note was written.')),
                 ('done', models.TextField(blank=True, verbose_name='what was done')),
                 ('watch', models.TextField(blank=True, verbose_name='what to watch')),

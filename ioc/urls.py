@@ -5,6 +5,7 @@ from django.urls import include, path
 from alerts import api as alerts_api
 from alerts import views as alerts_views
 from incidents import api as incidents_api
+from incidents import record_urls
 from incidents import views as incidents_views
 from teams import api as teams_api
 
@@ -31,6 +32,7 @@ api_v1 = [
         incidents_api.IncidentResolveApi.as_view(),
         name="api-incident-resolve",
     ),
+    *record_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -71,6 +73,7 @@ urlpatterns = [
     path("healthz/", views.healthz),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *record_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

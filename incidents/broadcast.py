@@ -26,13 +26,15 @@ def group_for_incident(incident_id: int) -> str:
     return f"incident.{incident_id}"
 
 
-def _send_now(incident_id: int, team_id: int) -> None:
+def _send_now(incident_id: int, team_ids: set[int]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "incident.changed", "incident_id": incident_id, "team_id": team_id}
+    message = {"type": "incident.changed", "incident_id": incident_id}
     try:
-        async_to_sync(layer.group_send)(group_for_team(team_id), message)
+        # Every team that saw a change (both sides of a hand-off), then the incident's own page.
+        for team_id in sorted(team_ids):
+            async_to_sync(layer.group_send)(group_for_team(team_id), message)
         async_to_sync(layer.group_send)(group_for_incident(incident_id), message)
     except Exception:
         # A live push is a convenience: the board reloads state on reconnect. Never fail the work.
@@ -44,29 +46,30 @@ class Coalescer:
         self.interval = interval
         self.lock = threading.Lock()
         self.last_sent: dict[int, float] = {}
-        self.scheduled: dict[int, int] = {}  # incident id -> team id of the pending trailing push
+        # incident id -> the teams to tell in the pending trailing push
+        self.scheduled: dict[int, set[int]] = {}
 
     def push(self, incident_id: int, team_id: int) -> None:
         with self.lock:
             if incident_id in self.scheduled:
-                self.scheduled[incident_id] = team_id
+                self.scheduled[incident_id].add(team_id)
                 return
             wait = self.last_sent.get(incident_id, 0.0) + self.interval - time.monotonic()
             if wait > 0:
-                self.scheduled[incident_id] = team_id
+                self.scheduled[incident_id] = {team_id}
                 timer = threading.Timer(wait, self._trailing, args=(incident_id,))
                 timer.daemon = True
                 timer.start()
                 return
             self.last_sent[incident_id] = time.monotonic()
             self._forget_old()
-        _send_now(incident_id, team_id)
+        _send_now(incident_id, {team_id})
 
     def _trailing(self, incident_id: int) -> None:
         with self.lock:
-            team_id = self.scheduled.pop(incident_id)
+            team_ids = self.scheduled.pop(incident_id)
             self.last_sent[incident_id] = time.monotonic()
-        _send_now(incident_id, team_id)
+        _send_now(incident_id, team_ids)
 
     def _forget_old(self) -> None:
         if len(self.last_sent) > 10_000:

@@ -51,6 +51,8 @@ class BoardConsumer(_Base):
     def incident_changed(self, event):
         incident = self.visible_incident(event["incident_id"])
         if incident is None:
+            # Handed off to a team this user does not see: take it off their board.
+            self.send_json({"kind": "board", "id": event["incident_id"], "open": False, "html": ""})
             return
         html = render_to_string("incidents/_incident_row.html", {"incident": incident})
         self.send_json({"kind": "board", "id": incident.pk, "open": incident.is_open, "html": html})

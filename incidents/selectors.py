@@ -41,9 +41,67 @@ def incident_alerts(*, incident: Incident):
 
 def incident_detail_context(*, incident: Incident, user) -> dict:
     """What the incident page and its live fragment render."""
-    return {
+    from django.contrib.auth import get_user_model
+
+    from teams.models import Team
+
+    from .models import ResolutionCode, Status
+    from .ownership import ROLES
+    from .updates import SEVERITY_DEFINITIONS, status_update_overdue
+
+    may_act = incident_user_may_act(user=user, incident=incident)
+    forward = {
+        Status.TRIGGERED: [Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED],
+        Status.ACKNOWLEDGED: [Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED],
+        Status.INVESTIGATING: [Status.IDENTIFIED, Status.MITIGATED],
+        Status.IDENTIFIED: [Status.MITIGATED],
+    }.get(incident.status, [])
+    context = {
         "incident": incident,
         "alerts": incident_alerts(incident=incident)[:200],
         "timeline": incident_timeline(incident=incident),
-        "may_act": incident_user_may_act(user=user, incident=incident),
+        "may_act": may_act,
+        "severity_definition": SEVERITY_DEFINITIONS.get(incident.severity, ""),
+        "severity_definitions": SEVERITY_DEFINITIONS,
+        "status_update_overdue": status_update_overdue(incident=incident),
+        "forward_statuses": forward,
+        "hand_offs": incident.hand_offs.select_related("from_team", "to_team", "by"),
+        "responders": incident.responders.select_related("user", "team"),
+        "roles": [(key, label, getattr(incident, key)) for key, label in ROLES.items()],
+    }
+    if may_act:
+        context.update(
+            teams=Team.objects.order_by("-in_ioc", "name"),
+            users=get_user_model().objects.filter(is_active=True).order_by("username")[:500],
+            resolution_codes=ResolutionCode.choices,
+        )
+    return context
+
+
+def board_kpis(*, user) -> dict:
+    """The mission's figure for the board: the share of alerts resolved inside the IOC today
+    (in the floor's time zone) and over the last 30 days, next to the target."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from teams.selectors import team_ids_visible_to
+
+    from .metrics import metrics_for_period
+
+    now = timezone.now()
+    zone = ZoneInfo(settings.IOC_TIME_ZONE)
+    midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    team_ids = team_ids_visible_to(user=user)
+    end = now + timedelta(seconds=1)
+    today = metrics_for_period(since=midnight, until=end, team_ids=team_ids)
+    month = metrics_for_period(since=now - timedelta(days=30), until=end, team_ids=team_ids)
+    return {
+        "today": today["alerts_inside_ioc_share"],
+        "today_alerts": today["alerts_resolved"],
+        "month": month["alerts_inside_ioc_share"],
+        "month_alerts": month["alerts_resolved"],
+        "target": settings.IOC_INSIDE_SHARE_TARGET,
     }

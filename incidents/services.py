@@ -12,7 +12,18 @@ from teams.models import Team
 
 from . import transitions
 from .broadcast import incident_changed_on_commit
-from .models import OPEN_STATUSES, Counter, Incident, IncidentEvent, Severity, Status, Via
+from .models import (
+    MAJOR_SEVERITIES,
+    OPEN_STATUSES,
+    Counter,
+    Incident,
+    IncidentEvent,
+    ResolutionCode,
+    Severity,
+    Status,
+    Via,
+)
+from .transitions import WorkflowRefused
 
 # On open: critical -> SEV2, high -> SEV3, warning and info -> SEV4. SEV1 only by a person or route.
 SEVERITY_FOR_ALERT = {
@@ -88,6 +99,12 @@ def incident_open(
             at=at,
             data={"severity": severity, "team": team.slug},
         )
+        if incident.is_major and actor is None:
+            # Opened as SEV1/SEV2 by alerts: start the stakeholder clock (a person declaring
+            # by hand goes through incident_declare, which does the same).
+            from .updates import incident_became_major
+
+            incident_became_major(incident=incident, via=via)
     incident_changed_on_commit(incident_id=incident.pk, team_id=team.pk)
     return incident
 
@@ -140,6 +157,10 @@ def incident_raise_severity(
         via=via,
         data={"from": previous, "to": severity, "reason": reason},
     )
+    if incident.is_major and previous not in MAJOR_SEVERITIES:
+        from .updates import incident_became_major
+
+        incident_became_major(incident=incident, actor=actor, via=via)
     incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
     return True
 
@@ -150,39 +171,104 @@ class TransitionOutcome:
     changed: bool
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What resolving requires: who fixed it, how, and a short summary."""
+
+    team: Team
+    code: str = ResolutionCode.UNSPECIFIED
+    summary: str = ""
+
+
+def _person(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _check_workflow_rules(
+    *, incident: Incident, to_status: str, actor, resolution: Resolution | None
+) -> None:
+    """The rules of the IOC's procedure beyond the table of moves."""
+    people_only = to_status in (
+        Status.INVESTIGATING,
+        Status.IDENTIFIED,
+        Status.MITIGATED,
+        Status.RESOLVED,
+    )
+    if incident.is_major and people_only and _person(actor) and incident.commander_id is None:
+        raise WorkflowRefused(
+            f"{incident.severity} is a major incident: assign an incident commander first"
+        )
+    if to_status == Status.RESOLVED and resolution is None:
+        raise WorkflowRefused("resolving needs the resolving team and a resolution code")
+    if to_status == Status.CLOSED:
+        from .postmortems import postmortem_blocks_close
+
+        reason = postmortem_blocks_close(incident=incident)
+        if reason:
+            raise WorkflowRefused(reason)
+
+
 def incident_transition(
-    *, incident_id: int, to_status: str, actor=None, via: str, reason: str = ""
+    *,
+    incident_id: int,
+    to_status: str,
+    actor=None,
+    via: str,
+    reason: str = "",
+    reopen: bool = False,
+    resolution: Resolution | None = None,
 ) -> TransitionOutcome:
     """Move an incident to another state under a row lock. Repeating the current state is a
-    no-op; a forbidden move raises TransitionNotAllowed."""
+    no-op; a forbidden move raises TransitionNotAllowed, a move the procedure refuses
+    WorkflowRefused (both answered 409)."""
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
-        if not transitions.check(incident.status, to_status):
+        if not transitions.check(incident.status, to_status, reopen=reopen):
             return TransitionOutcome(incident, changed=False)
+        _check_workflow_rules(
+            incident=incident, to_status=to_status, actor=actor, resolution=resolution
+        )
         now = timezone.now()
         previous = incident.status
         incident.status = to_status
-        fields = ["status", "updated_at"]
+        data = {"from": previous, "to": to_status, "reason": reason}
         # Resolving without an acknowledgement leaves acknowledged_at empty: MTTA counts people.
         acknowledging = to_status not in (Status.TRIGGERED, Status.RESOLVED, Status.CLOSED)
         if incident.acknowledged_at is None and acknowledging:
             incident.acknowledged_at = now
-            incident.acknowledged_by = actor if actor and actor.is_authenticated else None
-            fields += ["acknowledged_at", "acknowledged_by"]
+            incident.acknowledged_by = _person(actor)
         if to_status == Status.RESOLVED:
             incident.resolved_at = now
-            incident.resolved_by = actor if actor and actor.is_authenticated else None
-            fields += ["resolved_at", "resolved_by"]
-        incident.save(update_fields=fields)
-        who = actor.get_username() if actor and actor.is_authenticated else "the system"
+            incident.resolved_by = _person(actor)
+            incident.resolving_team = resolution.team
+            incident.resolution_code = resolution.code
+            incident.resolution_summary = resolution.summary
+            data.update(
+                resolving_team=resolution.team.slug,
+                resolving_team_in_ioc=resolution.team.in_ioc,
+                resolution_code=resolution.code,
+                summary=resolution.summary,
+            )
+        elif to_status == Status.CLOSED:
+            incident.closed_at = now
+        elif transitions.is_reopen(previous, to_status):
+            data["reopened"] = True
+            incident.resolved_at = None
+            incident.resolved_by = None
+        incident.save()
+        who = actor.get_username() if _person(actor) else "the system"
+        verb = "Reopened" if data.get("reopened") else to_status.capitalize()
+        message = f"{verb} by {who}"
+        if to_status == Status.RESOLVED:
+            message += f" ({resolution.team.name}, {resolution.code.replace('_', ' ')})"
         timeline_append(
             incident=incident,
             kind=IncidentEvent.Kind.STATUS_CHANGED,
-            message=f"{to_status.capitalize()} by {who}" + (f": {reason}" if reason else ""),
+            message=message + (f": {reason}" if reason else ""),
             actor=actor,
             via=via,
             at=now,
-            data={"from": previous, "to": to_status, "reason": reason},
+            data=data,
         )
         incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
     return TransitionOutcome(incident, changed=True)
@@ -194,7 +280,35 @@ def incident_acknowledge(*, incident_id: int, actor, via: str) -> TransitionOutc
     )
 
 
-def incident_resolve(*, incident_id: int, actor, via: str) -> TransitionOutcome:
+def incident_resolve(
+    *,
+    incident_id: int,
+    actor,
+    via: str,
+    resolving_team: Team | None = None,
+    code: str = ResolutionCode.UNSPECIFIED,
+    summary: str = "",
+) -> TransitionOutcome:
+    """Resolve, recording who fixed it. Without a team the owning team resolves (the bare
+    /resolve/ of simple tools)."""
+    team = resolving_team or Incident.objects.select_related("team").get(pk=incident_id).team
     return incident_transition(
-        incident_id=incident_id, to_status=Status.RESOLVED, actor=actor, via=via
+        incident_id=incident_id,
+        to_status=Status.RESOLVED,
+        actor=actor,
+        via=via,
+        reason=summary,
+        resolution=Resolution(team=team, code=code, summary=summary),
+    )
+
+
+def incident_reopen(*, incident_id: int, actor, via: str, reason: str = "") -> TransitionOutcome:
+    """A resolved incident back to acknowledged (by a person) until it is closed."""
+    return incident_transition(
+        incident_id=incident_id,
+        to_status=Status.ACKNOWLEDGED,
+        actor=actor,
+        via=via,
+        reason=reason,
+        reopen=True,
     )

@@ -17,7 +17,11 @@ FORWARD_ORDER = [
 ]
 
 
-class TransitionNotAllowed(Exception):
+class WorkflowRefused(Exception):
+    """The procedure refuses this action now (answered 409 with the message)."""
+
+
+class TransitionNotAllowed(WorkflowRefused):
     def __init__(self, current: str, target: str):
         super().__init__(f"an incident that is {current} cannot become {target}")
         self.current = current

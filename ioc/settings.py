@@ -193,6 +193,33 @@ IOC_TOKEN_ROTATION_GRACE_HOURS = env_int("IOC_TOKEN_ROTATION_GRACE_HOURS", 24)
 IOC_WEBHOOK_SIGNATURE_MAX_AGE = env_int("IOC_WEBHOOK_SIGNATURE_MAX_AGE", 300)
 # Minimum gap between two live pushes for one incident, so a storm cannot swamp browsers.
 IOC_BROADCAST_INTERVAL = float(env_str("IOC_BROADCAST_INTERVAL", "1.0"))
+# Flapping: this many state changes of one alert within the window mark it flapping (0: never);
+# it then opens no incident and pages nobody until it has had no state change for the quiet time.
+IOC_FLAP_THRESHOLD = env_int("IOC_FLAP_THRESHOLD", 5)
+IOC_FLAP_WINDOW_SECONDS = env_int("IOC_FLAP_WINDOW_SECONDS", 600)
+IOC_FLAP_QUIET_SECONDS = env_int("IOC_FLAP_QUIET_SECONDS", 600)
+# Deliveries are deleted by the sweep this many days after processing (0: kept); pending never.
+IOC_RETENTION_PROCESSED_DAYS = env_int("IOC_RETENTION_PROCESSED_DAYS", 7)
+IOC_RETENTION_FAILED_DAYS = env_int("IOC_RETENTION_FAILED_DAYS", 30)
+IOC_WEBHOOK_FAST_PATH = env_bool("IOC_WEBHOOK_FAST_PATH", True)  # PostgreSQL: alerts/fastpath.py
+
+# --- Incident workflow ------------------------------------------------------------------------
+# Major incidents (SEV1/SEV2) owe stakeholders a status update this often.
+IOC_STATUS_UPDATE_MINUTES = env_int("IOC_STATUS_UPDATE_MINUTES", 30)
+# Who hears about major incidents and their status updates (comma-separated emails).
+IOC_STAKEHOLDER_EMAILS = env_list("IOC_STAKEHOLDER_EMAILS", [])
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ioc@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+# An incident whose alerts have all resolved, and stayed resolved this long, resolves itself
+# (0: never; staff resolve by hand).
+IOC_AUTO_RESOLVE_MINUTES = env_int("IOC_AUTO_RESOLVE_MINUTES", 0)
+# The share of alerts resolved inside the IOC that the floor aims for (the board shows it).
+IOC_INSIDE_SHARE_TARGET = float(env_str("IOC_INSIDE_SHARE_TARGET", "0.87"))
 
 # --- AWS SNS (CloudWatch) ---------------------------------------------------------------------
 # Signing certificates and subscription confirmations are fetched only from hosts matching this.

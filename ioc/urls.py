@@ -32,6 +32,26 @@ api_v1 = [
         incidents_api.IncidentResolveApi.as_view(),
         name="api-incident-resolve",
     ),
+    *[
+        path(f"incidents/<int:pk>/{name}/", view.as_view(), name=f"api-incident-{name}")
+        for name, view in [
+            ("status", incidents_api.IncidentStatusApi),
+            ("reopen", incidents_api.IncidentReopenApi),
+            ("close", incidents_api.IncidentCloseApi),
+            ("severity", incidents_api.IncidentSeverityApi),
+            ("roles", incidents_api.IncidentRoleApi),
+            ("responders", incidents_api.IncidentRespondersApi),
+            ("hand_off", incidents_api.IncidentHandOffApi),
+            ("notes", incidents_api.IncidentNoteApi),
+            ("status_updates", incidents_api.IncidentStatusUpdateApi),
+        ]
+    ],
+    path(
+        "hand_offs/<int:pk>/accept/",
+        incidents_api.HandOffAcceptApi.as_view(),
+        name="api-hand-off-accept",
+    ),
+    path("metrics/", incidents_api.MetricsApi.as_view(), name="api-metrics"),
     *record_urls.api_urlpatterns,
 ]
 
@@ -47,6 +67,12 @@ urlpatterns = [
         "incidents/<int:pk>/resolve/",
         incidents_views.incident_resolve_view,
         name="incident-resolve",
+    ),
+    path("incidents/declare/", incidents_views.incident_declare_view, name="incident-declare"),
+    path(
+        "incidents/<int:pk>/act/<str:action>/",
+        incidents_views.incident_action_view,
+        name="incident-action",
     ),
     path("integrations/<str:token>/", alerts_views.integration_webhook, name="integration-webhook"),
     path(
@@ -77,3 +103,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
+
+# Benchmark-only routes (benchmarks/run.py): never on unless IOC_BENCHMARK_VIEWS=1.
+from .env import env_bool  # noqa: E402
+
+if env_bool("IOC_BENCHMARK_VIEWS", False):
+    from .bench_views import urlpatterns as bench_urlpatterns
+
+    urlpatterns += bench_urlpatterns

@@ -1,7 +1,8 @@
 """Who may see and act on which team's work.
 
 - administrators (is_staff) and managers (a manager membership in any team) see and act everywhere;
-- members of a team inside the IOC see and act on every IOC team's work, and their own;
+- members of a team inside the IOC see everything (the floor follows incidents handed outside
+  too) and act on every IOC team's work, and their own;
 - members of an outside team see and act on their own team's work only;
 - observers see their team's work but may not act on it.
 """
@@ -31,6 +32,8 @@ def _team_ids_for(user, *, acting: bool) -> set[int] | None:
     roles = [m for m in memberships if not acting or m.role != Membership.Role.OBSERVER]
     ids = {m.team_id for m in roles}
     if any(m.team.in_ioc and m.role == Membership.Role.MEMBER for m in roles):
+        if not acting:
+            return None
         ids |= set(Team.objects.filter(in_ioc=True).values_list("id", flat=True))
     return ids
 

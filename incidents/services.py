@@ -312,3 +312,38 @@ def incident_reopen(*, incident_id: int, actor, via: str, reason: str = "") -> T
         reason=reason,
         reopen=True,
     )
+
+
+def incidents_auto_resolve_due(*, now=None) -> int:
+    """Resolve, as the system with the owning team as resolver, the open incidents whose alerts
+    have all resolved and stayed resolved for IOC_AUTO_RESOLVE_MINUTES (0: never)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Max
+
+    minutes = settings.IOC_AUTO_RESOLVE_MINUTES
+    if minutes <= 0:
+        return 0
+    now = now or timezone.now()
+    due = (
+        Incident.objects.filter(status__in=OPEN_STATUSES, alert_count__gt=0)
+        .exclude(alerts__status="firing")
+        .annotate(last_alert_resolved=Max("alerts__resolved_at"))
+        .filter(last_alert_resolved__lte=now - timedelta(minutes=minutes))
+        .values_list("pk", flat=True)
+    )
+    resolved = 0
+    for incident_id in list(due[:500]):
+        try:
+            outcome = incident_resolve(
+                incident_id=incident_id,
+                actor=None,
+                via=Via.SYSTEM,
+                code=ResolutionCode.SELF_HEALED,
+                summary=f"All alerts resolved and stayed resolved for {minutes} minutes",
+            )
+        except WorkflowRefused:
+            continue  # changed meanwhile (a person acted): leave it to them
+        resolved += outcome.changed
+    return resolved

@@ -206,6 +206,12 @@ class IncidentEvent(models.Model):
 
 # The records around an incident (hand-offs, responders, checklists, postmortems, hand-over
 # notes) live in their own module; importing them here registers them with Django.
+from .escalation_models import (  # noqa: E402
+    Escalation,
+    EscalationPolicy,
+    EscalationStep,
+    Notification,
+)
 from .records import (  # noqa: E402
     ActionItem,
     ChecklistItem,
@@ -221,10 +227,14 @@ __all__ = [
     "ActionItem",
     "ChecklistItem",
     "Counter",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStep",
     "HandOff",
     "Incident",
     "IncidentEvent",
     "IncidentResponder",
+    "Notification",
     "Postmortem",
     "RunbookTemplate",
     "ShiftHandover",

@@ -129,6 +129,10 @@ def incident_hand_off(*, incident_id: int, to_team: Team, reason: str, actor, vi
                 "reason": reason,
             },
         )
+        # The new team's own policy takes over (a new run), so its on-call hears of it.
+        from .escalation_engine import escalation_start
+
+        escalation_start(incident=incident)
         # Both teams' boards change: the old one loses the incident, the new one gains it.
         incident_changed_on_commit(incident_id=incident.pk, team_id=from_team.pk)
         incident_changed_on_commit(incident_id=incident.pk, team_id=to_team.pk)

@@ -4,6 +4,7 @@ timeline and broadcasts after commit."""
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -99,6 +100,9 @@ def incident_open(
             at=at,
             data={"severity": severity, "team": team.slug},
         )
+        from .escalation_engine import escalation_start
+
+        escalation_start(incident=incident, delay_seconds=settings.IOC_ESCALATION_DELAY_SECONDS)
         if incident.is_major and actor is None:
             # Opened as SEV1/SEV2 by alerts: start the stakeholder clock (a person declaring
             # by hand goes through incident_declare, which does the same).
@@ -256,6 +260,7 @@ def incident_transition(
             incident.resolved_at = None
             incident.resolved_by = None
         incident.save()
+        _escalation_follows(incident=incident, previous=previous, to_status=to_status)
         who = actor.get_username() if _person(actor) else "the system"
         verb = "Reopened" if data.get("reopened") else to_status.capitalize()
         message = f"{verb} by {who}"
@@ -272,6 +277,20 @@ def incident_transition(
         )
         incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
     return TransitionOutcome(incident, changed=True)
+
+
+def _escalation_follows(*, incident: Incident, previous: str, to_status: str) -> None:
+    """Acknowledging stops paging, resolving stops it and tells those paged, reopening starts a
+    new escalation run."""
+    from . import escalation_engine
+
+    if to_status in (Status.RESOLVED, Status.CLOSED):
+        if previous not in (Status.RESOLVED, Status.CLOSED):
+            escalation_engine.escalation_on_resolved(incident=incident)
+    elif transitions.is_reopen(previous, to_status):
+        escalation_engine.escalation_start(incident=incident)
+    elif previous == Status.TRIGGERED:
+        escalation_engine.escalation_on_acknowledged(incident=incident)
 
 
 def incident_acknowledge(*, incident_id: int, actor, via: str) -> TransitionOutcome:

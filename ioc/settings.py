@@ -218,6 +218,11 @@ EMAIL_TIMEOUT = 10
 # An incident whose alerts have all resolved, and stayed resolved this long, resolves itself
 # (0: never; staff resolve by hand).
 IOC_AUTO_RESOLVE_MINUTES = env_int("IOC_AUTO_RESOLVE_MINUTES", 0)
+# The last resort when a step reaches nobody and the team has no reachable manager.
+IOC_FLOOR_LEAD = env_str("IOC_FLOOR_LEAD", "")
+IOC_NOTIFY_MAX_ATTEMPTS = env_int("IOC_NOTIFY_MAX_ATTEMPTS", 6)
+# How long a new incident waits before its escalation's first step (routes may set their own).
+IOC_ESCALATION_DELAY_SECONDS = env_int("IOC_ESCALATION_DELAY_SECONDS", 0)
 # The share of alerts resolved inside the IOC that the floor aims for (the board shows it).
 IOC_INSIDE_SHARE_TARGET = float(env_str("IOC_INSIDE_SHARE_TARGET", "0.87"))
 
@@ -254,3 +259,18 @@ LOGGING = {
 }
 # Django's own cap on request.body must never be below the webhook limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, IOC_WEBHOOK_MAX_BYTES + 1)
+
+# --- Notifications ----------------------------------------------------------------------------
+# Outbound pages (incidents/notify, docs/notifications.md). Email uses the EMAIL_* settings above.
+# One attempt at an HTTP send (Slack, Teams, webhooks, SMS and voice): connect and each read.
+IOC_NOTIFY_HTTP_TIMEOUT = float(env_str("IOC_NOTIFY_HTTP_TIMEOUT", "10"))
+# Retries back off from the base, doubling (30 s, 1 min, 2 min, ...) up to the cap; after this
+# many attempts a transient failure is recorded as permanent.
+IOC_NOTIFY_MAX_ATTEMPTS = env_int("IOC_NOTIFY_MAX_ATTEMPTS", 6)
+IOC_NOTIFY_RETRY_BASE_SECONDS = env_int("IOC_NOTIFY_RETRY_BASE_SECONDS", 30)
+IOC_NOTIFY_RETRY_MAX_SECONDS = env_int("IOC_NOTIFY_RETRY_MAX_SECONDS", 900)
+# SMS and voice: Twilio's REST API, or anything that speaks it at this base URL.
+IOC_SMS_PROVIDER_URL = env_str("IOC_SMS_PROVIDER_URL", "https://api.twilio.com").rstrip("/")
+IOC_SMS_ACCOUNT_SID = env_str("IOC_SMS_ACCOUNT_SID")
+IOC_SMS_AUTH_TOKEN = env_str("IOC_SMS_AUTH_TOKEN")
+IOC_SMS_FROM = env_str("IOC_SMS_FROM")  # the sending number, E.164

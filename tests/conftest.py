@@ -33,6 +33,13 @@ def _close_connection_pools_before_teardown(django_db_setup, django_db_blocker):
     from django.db import connections
 
     with django_db_blocker.unblock():
+        # A websocket consumer's or live server's thread may still hold a connection of its
+        # own: end those sessions so the test database can be dropped.
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         for conn in connections.all(initialized_only=True):
             if hasattr(conn, "close_pool"):
                 conn.close_pool()

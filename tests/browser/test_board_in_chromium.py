@@ -78,13 +78,25 @@ def test_staff_watch_the_board_and_work_an_incident(page, client, tmp_path):
     assert incident.status == "acknowledged"
     assert incident.acknowledged_by == floor.alice
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.click("button:has-text('Resolve')")
+    # A SEV2 is a major incident: resolving is refused until someone commands it.
+    page.select_option("select[name=resolution_code]", "change_rolled_back")
+    page.fill("input[name=summary]", "Rolled back the routing change")
+    page.click("form button:has-text('Resolve')")
+    page.wait_for_selector(".flash.error:has-text('incident commander')")
+    page.select_option("select[aria-label='incident commander']", "alice")
+    page.click("dd:has(select[aria-label='incident commander']) button:has-text('Set')")
+    page.wait_for_selector("text=Incident commander: alice")
+    page.select_option("select[name=resolution_code]", "change_rolled_back")
+    page.fill("input[name=summary]", "Rolled back the routing change")
+    page.click("form button:has-text('Resolve')")
     page.wait_for_selector("[data-status]:has-text('Resolved')")
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert incident.resolved_by == floor.alice
+    assert incident.commander == floor.alice
+    assert incident.resolution_code == "change_rolled_back"
     assert page.is_visible("text=Resolved by alice")
+    page.screenshot(path=str(tmp_path / "incident.png"), full_page=True)
 
 
 def test_user_text_is_shown_as_text_not_run(page, client):

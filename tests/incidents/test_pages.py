@@ -9,7 +9,7 @@ from tests.base import post_alert, process
 
 @pytest.fixture
 def incident(client, floor) -> Incident:
-    post_alert(client, floor.token, {"summary": "Link down on core-sw-1", "severity": "critical"})
+    post_alert(client, floor.token, {"summary": "Link down on core-sw-1", "severity": "high"})
     process()
     return Incident.objects.get()
 
@@ -70,7 +70,7 @@ def test_the_incident_page_shows_alerts_and_timeline(floor, incident):
     assert response.status_code == 200
     content = response.content.decode()
     assert "Link down on core-sw-1" in content
-    assert "Opened as SEV2 for First line" in content
+    assert "Opened as SEV3 for First line" in content
     assert "Acknowledge" in content
 
 

@@ -1,0 +1,441 @@
+"""The escalation engine: it applies the pure policy logic (escalation.py) to incidents.
+
+The engine keeps every due time in a row. `escalations_run_due` claims due escalations with
+SELECT … FOR UPDATE SKIP LOCKED, re-checks the incident under its lock, and writes Notification
+rows (unique key: incident, run, step, repeat, user, contact method, rule) in the same
+transaction. `notifications_deliver_due` sends them: it holds the row lock while it sends and
+records the outcome before committing, so a worker killed before the send leaves the row for the
+next worker (sent once), and one killed after the send but before the commit makes it send again
+with the same key (at most twice; receivers drop the repeat by the key).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .escalation import (
+    StepSpec,
+    condition_holds,
+    next_move,
+    notification_key,
+    policy_snapshot,
+    spec_from_snapshot,
+)
+from .escalation_models import Escalation, EscalationPolicy, EscalationStep, Notification
+from .models import OPEN_STATUSES, Incident, IncidentEvent, Via
+from .services import timeline_append
+
+log = logging.getLogger(__name__)
+
+
+# --- who: targets and how to reach them ---
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to reach one person: a contact method after a delay (a personal rule)."""
+
+    user_id: int | None
+    contact_method_id: int | None
+    channel: str
+    address: str
+    delay_minutes: float
+    rule: int
+
+
+def contact_routes(user) -> list[Route]:
+    """A user's personal notification rules; without rules, every contact method at once."""
+    from teams.models import ContactMethod, NotificationRule
+
+    rules = list(
+        NotificationRule.objects.filter(user=user)
+        .select_related("contact_method")
+        .order_by("position", "id")
+    )
+    if rules:
+        return [
+            Route(
+                user.pk,
+                rule.contact_method_id,
+                rule.contact_method.kind,
+                rule.contact_method.address,
+                float(rule.delay_minutes),
+                position,
+            )
+            for position, rule in enumerate(rules)
+        ]
+    methods = ContactMethod.objects.filter(user=user).order_by("id")
+    return [
+        Route(user.pk, method.pk, method.kind, method.address, 0.0, position)
+        for position, method in enumerate(methods)
+    ]
+
+
+def _users(ids):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(pk__in=ids, is_active=True)
+    by_id = {user.pk: user for user in users}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def step_targets(step: StepSpec, *, incident: Incident, at: datetime) -> list:
+    """The people a step pages (not the webhook or wait steps)."""
+    from teams import selectors as people
+    from teams.models import Membership, Team
+
+    team_id = step.team_id or incident.team_id
+    kind = step.kind
+    if kind == EscalationStep.Kind.NOTIFY_SCHEDULE and step.schedule_id:
+        from teams.models import Schedule
+
+        schedule = Schedule.objects.filter(pk=step.schedule_id).first()
+        return list(people.schedule_oncall_now(schedule=schedule, at=at)) if schedule else []
+    if kind == EscalationStep.Kind.NOTIFY_USERS:
+        return _users(step.user_ids)
+    if kind == EscalationStep.Kind.NOTIFY_TEAM:
+        members = Membership.objects.filter(team_id=team_id).exclude(role=Membership.Role.OBSERVER)
+        return [m.user for m in members.select_related("user") if m.user.is_active]
+    if kind == EscalationStep.Kind.NOTIFY_MANAGER:
+        return list(people.team_managers(team=Team.objects.get(pk=team_id)))
+    if kind == EscalationStep.Kind.HAND_OFF:
+        return list(people.team_oncall_now(team=Team.objects.get(pk=team_id), at=at))
+    if kind == EscalationStep.Kind.ROUND_ROBIN and step.user_ids:
+        live = EscalationStep.objects.select_for_update().filter(pk=step.step_id).first()
+        cursor = live.round_robin_cursor if live else 0
+        if live:
+            live.round_robin_cursor = cursor + 1
+            live.save(update_fields=["round_robin_cursor"])
+        return _users([step.user_ids[cursor % len(step.user_ids)]])
+    return []
+
+
+def fallback_targets(*, incident: Incident) -> list:
+    """Nobody reachable: the team's managers, then the IOC floor lead."""
+    from django.contrib.auth import get_user_model
+
+    from teams import selectors as people
+
+    managers = [u for u in people.team_managers(team=incident.team) if contact_routes(u)]
+    if managers:
+        return managers
+    lead = get_user_model().objects.filter(username=settings.IOC_FLOOR_LEAD, is_active=True).first()
+    return [lead] if lead and contact_routes(lead) else []
+
+
+# --- the engine ---
+
+
+def _notify(
+    *,
+    incident: Incident,
+    escalation: Escalation,
+    step: int,
+    users,
+    now: datetime,
+    purpose: str = "page",
+) -> int:
+    """Notification rows for these people, one per personal rule, due after the rule's delay."""
+    created = 0
+    for user in users:
+        for route in contact_routes(user):
+            key = notification_key(
+                incident_id=incident.pk,
+                run=escalation.run,
+                step=step,
+                repeat=escalation.repeat,
+                user_id=user.pk,
+                contact_method_id=route.contact_method_id,
+                rule=route.rule,
+                purpose=purpose,
+            )
+            _, made = Notification.objects.get_or_create(
+                key=key,
+                defaults={
+                    "incident": incident,
+                    "run": escalation.run,
+                    "step": step,
+                    "repeat": escalation.repeat,
+                    "user": user,
+                    "contact_method_id": route.contact_method_id,
+                    "rule_position": route.rule,
+                    "channel": route.channel,
+                    "address": route.address,
+                    "purpose": purpose,
+                    "due_at": now + timedelta(minutes=route.delay_minutes),
+                },
+            )
+            created += made
+    return created
+
+
+def _reachable(users) -> list:
+    return [user for user in users if contact_routes(user)]
+
+
+def escalation_start(
+    *, incident: Incident, policy: EscalationPolicy | None = None, delay_seconds: float = 0
+) -> Escalation | None:
+    """Start (or restart, as a new run) the incident's escalation with its team's policy."""
+    policy = (
+        policy or EscalationPolicy.objects.filter(team_id=incident.team_id, is_default=True).first()
+    )
+    if policy is None:
+        return None
+    now = timezone.now()
+    snapshot = policy_snapshot(policy)
+    escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
+    if escalation is None:
+        escalation = Escalation(incident=incident, run=1, started_at=now)
+    else:
+        escalation.run += 1
+    escalation.policy = policy
+    escalation.snapshot = snapshot
+    escalation.step_index = 0
+    escalation.repeat = 0
+    escalation.state = Escalation.State.ACTIVE
+    escalation.ack_deadline = None
+    escalation.next_at = now + timedelta(seconds=delay_seconds)
+    escalation.save()
+    timeline_append(
+        incident=incident,
+        kind=IncidentEvent.Kind.ESCALATION,
+        message=f"Escalation started with policy {policy.name} (run {escalation.run})",
+        data={"policy": policy.pk, "run": escalation.run, "steps": len(snapshot["steps"])},
+    )
+    return escalation
+
+
+def _cancel_pending_pages(incident: Incident) -> int:
+    return Notification.objects.filter(
+        incident=incident, status=Notification.Status.PENDING, purpose="page"
+    ).update(status=Notification.Status.CANCELLED)
+
+
+def escalation_on_acknowledged(*, incident: Incident) -> None:
+    """Acknowledgement stops paging; with an ack timeout, it re-triggers if not resolved."""
+    escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
+    if escalation is None or escalation.state != Escalation.State.ACTIVE:
+        return
+    _cancel_pending_pages(incident)
+    timeout = spec_from_snapshot(escalation.snapshot).ack_timeout_minutes
+    escalation.state = Escalation.State.ACKNOWLEDGED
+    escalation.ack_deadline = timezone.now() + timedelta(minutes=timeout) if timeout else None
+    escalation.save(update_fields=["state", "ack_deadline", "updated_at"])
+
+
+def escalation_on_resolved(*, incident: Incident) -> None:
+    """Resolve stops the escalation and tells everyone who was paged."""
+    escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
+    if escalation is None:
+        return
+    _cancel_pending_pages(incident)
+    escalation.state = Escalation.State.STOPPED
+    escalation.next_at = None
+    escalation.ack_deadline = None
+    escalation.save(update_fields=["state", "next_at", "ack_deadline", "updated_at"])
+    paged_user_ids = set(
+        Notification.objects.filter(
+            incident=incident, purpose="page", status=Notification.Status.SENT
+        )
+        .exclude(user=None)
+        .values_list("user_id", flat=True)
+    )
+    if paged_user_ids:
+        _notify(
+            incident=incident,
+            escalation=escalation,
+            step=-2,
+            users=_users(sorted(paged_user_ids)),
+            now=timezone.now(),
+            purpose="resolved",
+        )
+
+
+def escalations_run_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Run the due step of every due escalation. Safe to run in several workers at once."""
+    now = now or timezone.now()
+    done = 0
+    with transaction.atomic():
+        due = list(
+            Escalation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=Escalation.State.ACTIVE, next_at__lte=now)
+            .order_by("next_at")[:limit]
+        )
+        for escalation in due:
+            _run_step(escalation=escalation, now=now)
+            done += 1
+    return done
+
+
+def _run_step(*, escalation: Escalation, now: datetime) -> None:
+    # Lock order is incident then escalation everywhere else (the workflow services); here we
+    # hold the escalation, so never wait for the incident: if someone is acting on it right now,
+    # leave this escalation to the next sweep.
+    incident = (
+        Incident.objects.select_for_update(skip_locked=True)
+        .select_related("team")
+        .filter(pk=escalation.incident_id)
+        .first()
+    )
+    if incident is None:
+        return
+    # Re-check under the lock: it may have been resolved meanwhile.
+    if not incident.is_open:
+        escalation.state = Escalation.State.STOPPED
+        escalation.next_at = None
+        escalation.save(update_fields=["state", "next_at", "updated_at"])
+        return
+    spec = spec_from_snapshot(escalation.snapshot)
+    if escalation.step_index >= len(spec.steps):
+        escalation.state = Escalation.State.EXHAUSTED
+        escalation.next_at = None
+        escalation.save(update_fields=["state", "next_at", "updated_at"])
+        return
+    step = spec.steps[escalation.step_index]
+    label = f"step {escalation.step_index + 1} of {len(spec.steps)}"
+    if not condition_holds(
+        step.condition, at=now, time_zone=spec.time_zone, severity=incident.severity
+    ):
+        timeline_append(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATION,
+            message=f"Escalation {label} skipped: its condition does not hold now",
+            data={"run": escalation.run, "step": step.position},
+        )
+    else:
+        _execute(step=step, label=label, escalation=escalation, incident=incident, now=now)
+    move = next_move(spec, step_index=escalation.step_index, repeat=escalation.repeat)
+    if move.step_index is None:
+        escalation.state = Escalation.State.EXHAUSTED
+        escalation.next_at = None
+    else:
+        escalation.step_index = move.step_index
+        escalation.repeat = move.repeat
+        escalation.next_at = now + timedelta(minutes=step.wait_minutes)
+    escalation.save(update_fields=["state", "next_at", "step_index", "repeat", "updated_at"])
+
+
+def _execute(
+    *, step: StepSpec, label: str, escalation: Escalation, incident: Incident, now: datetime
+) -> None:
+    kind = step.kind
+    if kind == EscalationStep.Kind.WAIT:
+        return
+    if kind == EscalationStep.Kind.WEBHOOK:
+        key = notification_key(
+            incident_id=incident.pk,
+            run=escalation.run,
+            step=step.position,
+            repeat=escalation.repeat,
+            user_id=None,
+            contact_method_id=None,
+            rule=0,
+        )
+        Notification.objects.get_or_create(
+            key=key,
+            defaults={
+                "incident": incident,
+                "run": escalation.run,
+                "step": step.position,
+                "repeat": escalation.repeat,
+                "channel": step.webhook_format or "webhook",
+                "address": step.webhook_url,
+                "due_at": now,
+            },
+        )
+        timeline_append(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATION,
+            message=f"Escalation {label}: calling the outgoing webhook",
+            data={"run": escalation.run, "step": step.position},
+        )
+        return
+    if kind == EscalationStep.Kind.HAND_OFF and step.team_id and step.team_id != incident.team_id:
+        from teams.models import Team
+
+        from .ownership import incident_hand_off
+
+        incident_hand_off(
+            incident_id=incident.pk,
+            to_team=Team.objects.get(pk=step.team_id),
+            reason=f"escalation policy {escalation.snapshot.get('name')}, {label}",
+            actor=None,
+            via=Via.SYSTEM,
+        )
+        incident.refresh_from_db()
+    targets = step_targets(step, incident=incident, at=now)
+    reachable = _reachable(targets)
+    if reachable:
+        _notify(
+            incident=incident, escalation=escalation, step=step.position, users=reachable, now=now
+        )
+        names = ", ".join(user.get_username() for user in reachable)
+        timeline_append(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATION,
+            message=f"Escalation {label}: paging {names}",
+            data={
+                "run": escalation.run,
+                "step": step.position,
+                "users": [u.get_username() for u in reachable],
+            },
+        )
+        return
+    fallback = fallback_targets(incident=incident)
+    _notify(incident=incident, escalation=escalation, step=-1, users=fallback, now=now)
+    who = (
+        ", ".join(u.get_username() for u in fallback)
+        or "nobody (no manager or floor lead with a contact method)"
+    )
+    timeline_append(
+        incident=incident,
+        kind=IncidentEvent.Kind.ESCALATION,
+        message=f"Escalation {label} reached nobody; paging the fallback: {who}",
+        data={
+            "run": escalation.run,
+            "step": step.position,
+            "fallback": True,
+            "users": [u.get_username() for u in fallback],
+        },
+    )
+
+
+def escalations_ack_timeouts_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """An acknowledgement not followed by resolution in time re-triggers the escalation as a new
+    run, so its pages are new pages, not repeats."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        due = list(
+            Escalation.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+                state=Escalation.State.ACKNOWLEDGED, ack_deadline__lte=now
+            )[:limit]
+        )
+        for escalation in due:
+            incident = Incident.objects.select_for_update().get(pk=escalation.incident_id)
+            if incident.status not in OPEN_STATUSES:
+                escalation.state = Escalation.State.STOPPED
+                escalation.ack_deadline = None
+                escalation.save(update_fields=["state", "ack_deadline", "updated_at"])
+                continue
+            escalation.run += 1
+            escalation.state = Escalation.State.ACTIVE
+            escalation.step_index = 0
+            escalation.repeat = 0
+            escalation.ack_deadline = None
+            escalation.next_at = now
+            escalation.save()
+            timeline_append(
+                incident=incident,
+                kind=IncidentEvent.Kind.ESCALATION,
+                message="Acknowledged but not resolved in time: escalation "
+                f"re-triggered (run {escalation.run})",
+                data={"run": escalation.run, "retrigger": True},
+            )
+            count += 1
+    return count

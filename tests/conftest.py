@@ -1,5 +1,6 @@
 """Shared fixtures. The suite runs on real PostgreSQL and Redis (see tests/services.sh)."""
 
+import psycopg
 import pytest
 
 from tests.base import *  # noqa: F403  (fixtures: personas, integrations, helpers)
@@ -35,14 +36,23 @@ def _close_connection_pools_before_teardown(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         # A websocket consumer's or live server's thread may still hold a connection of its
         # own: end those sessions so the test database can be dropped.
-        with connections["default"].cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
         for conn in connections.all(initialized_only=True):
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
+        db = connections["default"].settings_dict
+        with psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [db["NAME"]],
+            )
 
 
 @pytest.fixture(autouse=True)

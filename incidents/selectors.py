@@ -69,6 +69,9 @@ def incident_detail_context(*, incident: Incident, user) -> dict:
         "responders": incident.responders.select_related("user", "team"),
         "roles": [(key, label, getattr(incident, key)) for key, label in ROLES.items()],
     }
+    from .checklists import incident_records_context
+
+    context.update(incident_records_context(incident=incident, user=user))
     if may_act:
         context.update(
             teams=Team.objects.order_by("-in_ioc", "name"),

@@ -76,6 +76,7 @@ def incident_open(
     severity: str,
     service: str = "",
     group_key: str = "",
+    alert_name: str = "",
     actor=None,
     via: str = Via.SYSTEM,
     at: datetime | None = None,
@@ -100,7 +101,10 @@ def incident_open(
             at=at,
             data={"severity": severity, "team": team.slug},
         )
+        from .checklists import checklist_apply_runbooks
         from .escalation_engine import escalation_start
+
+        checklist_apply_runbooks(incident=incident, alert_name=alert_name)
 
         escalation_start(incident=incident, delay_seconds=settings.IOC_ESCALATION_DELAY_SECONDS)
         if incident.is_major and actor is None:
@@ -114,7 +118,14 @@ def incident_open(
 
 
 def incident_open_or_join(
-    *, team: Team, group_key: str, title: str, severity: str, service: str, at: datetime
+    *,
+    team: Team,
+    group_key: str,
+    title: str,
+    severity: str,
+    service: str,
+    at: datetime,
+    alert_name: str = "",
 ) -> tuple[Incident, bool]:
     """The open incident for a group key, locked; opened if there is none. Race-safe: the
     database allows one open incident per group key, and a loser of the race joins the winner."""
@@ -135,6 +146,7 @@ def incident_open_or_join(
                         severity=severity,
                         service=service,
                         group_key=group_key,
+                        alert_name=alert_name,
                         at=at,
                     ),
                     True,

@@ -35,14 +35,39 @@
     if (empty) empty.hidden = rows.children.length > 0;
   }
 
+  // Someone typing a note or a checklist item must not lose it to a live update: hold the
+  // newest update until the field is left.
+  let heldIncident = null;
+
+  function typingIn(element) {
+    const active = document.activeElement;
+    return active && element.contains(active) && active.matches("input, textarea, select") &&
+      (active.value || "") !== "";
+  }
+
   function applyIncident(msg) {
     const current = document.getElementById("incident-live");
+    if (current && typingIn(current)) {
+      heldIncident = msg;
+      return;
+    }
     const next = fragment(msg.html);
     if (current && next) {
       current.replaceWith(next);
       if (window.htmx) window.htmx.process(next);
     }
   }
+
+  document.addEventListener("focusout", function () {
+    setTimeout(function () {
+      const current = document.getElementById("incident-live");
+      if (heldIncident && current && !typingIn(current)) {
+        const msg = heldIncident;
+        heldIncident = null;
+        applyIncident(msg);
+      }
+    }, 0);
+  });
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";

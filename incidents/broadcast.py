@@ -26,6 +26,19 @@ def group_for_incident(incident_id: int) -> str:
     return f"incident.{incident_id}"
 
 
+def group_for_user(user_id: int | str) -> str:
+    return f"user.{user_id}"
+
+
+def send_to_user(user_id: int, event: dict) -> None:
+    """An event for one person's open browsers (in-app notifications). Raises when the channel
+    layer refuses it, so the sender can retry."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    async_to_sync(layer.group_send)(group_for_user(user_id), event)
+
+
 def _send_now(incident_id: int, team_ids: set[int]) -> None:
     layer = get_channel_layer()
     if layer is None:

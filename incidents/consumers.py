@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from teams.models import Team
 from teams.selectors import team_ids_visible_to
 
-from .broadcast import group_for_incident, group_for_team
+from .broadcast import group_for_incident, group_for_team, group_for_user
 from .models import Incident
 from .selectors import incident_detail_context, incident_get_for_user
 
@@ -26,6 +26,23 @@ class _Base(JsonWebsocketConsumer):
 
     def user(self):
         return self.scope.get("user")
+
+    def join_personal_group(self) -> None:
+        """In-app notifications for this person reach every page they have open."""
+        self.join(group_for_user(self.user().pk))
+
+    def notify_user(self, event):
+        incident_id = event.get("incident_id")
+        if incident_id is not None and self.visible_incident(incident_id) is None:
+            return
+        self.send_json(
+            {
+                "kind": "notify",
+                "text": event.get("text", ""),
+                "url": event.get("incident_url", ""),
+                "severity": event.get("severity", ""),
+            }
+        )
 
     def visible_incident(self, incident_id: int) -> Incident | None:
         try:
@@ -45,6 +62,7 @@ class BoardConsumer(_Base):
         if team_ids is None:
             team_ids = set(Team.objects.values_list("id", flat=True))
         self.accept()
+        self.join_personal_group()
         for team_id in sorted(team_ids):
             self.join(group_for_team(team_id))
 
@@ -70,6 +88,7 @@ class IncidentConsumer(_Base):
             self.close(code=4404)
             return
         self.accept()
+        self.join_personal_group()
         self.join(group_for_incident(self.incident_id))
 
     def incident_changed(self, event):

@@ -57,21 +57,21 @@ def contact_routes(user) -> list[Route]:
         .order_by("position", "id")
     )
     if rules:
-        return [
-            Route(
-                user.pk,
-                rule.contact_method_id,
-                rule.contact_method.kind,
-                rule.contact_method.address,
-                float(rule.delay_minutes),
-                position,
-            )
-            for position, rule in enumerate(rules)
-        ]
-    methods = ContactMethod.objects.filter(user=user).order_by("id")
+        pairs = [(rule.contact_method, float(rule.delay_minutes)) for rule in rules]
+    else:
+        methods = ContactMethod.objects.filter(user=user).order_by("id")
+        pairs = [(method, 0.0) for method in methods]
     return [
-        Route(user.pk, method.pk, method.kind, method.address, 0.0, position)
-        for position, method in enumerate(methods)
+        # In-app messages go to the person's own channel group: the address is their id.
+        Route(
+            user.pk,
+            method.pk,
+            method.kind,
+            str(user.pk) if method.kind == "in_app" else method.address,
+            delay,
+            position,
+        )
+        for position, (method, delay) in enumerate(pairs)
     ]
 
 

@@ -40,6 +40,7 @@ def _message_for(notification: Notification):
         severity=incident.severity,
         title=incident.title,
         status=incident.status,
+        incident_id=incident.pk,
     )
 
 
@@ -78,8 +79,8 @@ def notification_deliver_one(*, now: datetime | None = None) -> bool:
             return True
         result = deliver(_message_for(notification))
         notification.attempts += 1
-        where = f"{notification.channel} to {notification.address}"
-        who = notification.user.get_username() if notification.user else where
+        # Never the address of a webhook on the timeline: the URL is its secret.
+        who = notification.user.get_username() if notification.user else "the outgoing webhook"
         if result.ok:
             notification.status = Notification.Status.SENT
             notification.sent_at = timezone.now()

@@ -220,7 +220,6 @@ EMAIL_TIMEOUT = 10
 IOC_AUTO_RESOLVE_MINUTES = env_int("IOC_AUTO_RESOLVE_MINUTES", 0)
 # The last resort when a step reaches nobody and the team has no reachable manager.
 IOC_FLOOR_LEAD = env_str("IOC_FLOOR_LEAD", "")
-IOC_NOTIFY_MAX_ATTEMPTS = env_int("IOC_NOTIFY_MAX_ATTEMPTS", 6)
 # How long a new incident waits before its escalation's first step (routes may set their own).
 IOC_ESCALATION_DELAY_SECONDS = env_int("IOC_ESCALATION_DELAY_SECONDS", 0)
 # The share of alerts resolved inside the IOC that the floor aims for (the board shows it).

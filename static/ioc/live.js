@@ -69,6 +69,23 @@
     }, 0);
   });
 
+  // An in-app page: a notice in the corner that links to the incident.
+  function showNotice(msg) {
+    const notice = document.createElement("a");
+    notice.className = "notice sev-" + (msg.severity || "").toLowerCase();
+    notice.textContent = msg.text;
+    notice.setAttribute("role", "alert");
+    if (msg.url) notice.href = msg.url;
+    let tray = document.getElementById("notices");
+    if (!tray) {
+      tray = document.createElement("div");
+      tray.id = "notices";
+      document.body.appendChild(tray);
+    }
+    tray.appendChild(notice);
+    setTimeout(function () { notice.remove(); }, 60000);
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + path);
@@ -77,6 +94,7 @@
       const msg = JSON.parse(event.data);
       if (msg.kind === "board") applyBoard(msg);
       else if (msg.kind === "incident") applyIncident(msg);
+      else if (msg.kind === "notify") showNotice(msg);
     };
     socket.onclose = function () {
       setStatus("reconnecting…", "warn");

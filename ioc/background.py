@@ -139,6 +139,7 @@ class EmbeddedWorker:
 
     def _loop(self) -> None:
         from alerts.ingest import deliveries_process_pending, deliveries_sweep
+        from incidents.notifications import escalations_sweep
 
         last_sweep = 0.0
         while not self._stop.is_set():
@@ -149,6 +150,8 @@ class EmbeddedWorker:
             close_old_connections()
             try:
                 deliveries_process_pending()
+                # Escalation steps and notification sends are due by the second.
+                escalations_sweep()
                 if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:
                     deliveries_sweep()
                     last_sweep = time.monotonic()

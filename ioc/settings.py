@@ -117,6 +117,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-deliveries": {"task": "alerts.tasks.deliveries_sweep", "schedule": 10.0},
+    # Escalation due times live in rows; this only wakes the sweeper that claims them.
+    "escalations-sweep": {"task": "incidents.tasks.escalations_sweep", "schedule": 5.0},
 }
 
 # --- Auth and sessions ------------------------------------------------------------------------

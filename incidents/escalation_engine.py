@@ -47,15 +47,15 @@ class Route:
     rule: int
 
 
-def contact_routes(user) -> list[Route]:
-    """A user's personal notification rules; without rules, every contact method at once."""
+def contact_routes(user, *, high_urgency: bool = True) -> list[Route]:
+    """A user's personal notification rules; without rules, every contact method at once.
+    Rules for high urgency only apply to major incidents (SEV1, SEV2)."""
     from teams.models import ContactMethod, NotificationRule
 
-    rules = list(
-        NotificationRule.objects.filter(user=user)
-        .select_related("contact_method")
-        .order_by("position", "id")
-    )
+    rules = NotificationRule.objects.filter(user=user)
+    if not high_urgency:
+        rules = rules.exclude(urgency=NotificationRule.Urgency.HIGH)
+    rules = list(rules.select_related("contact_method").order_by("position", "id"))
     if rules:
         pairs = [(rule.contact_method, float(rule.delay_minutes)) for rule in rules]
     else:
@@ -142,7 +142,7 @@ def _notify(
     """Notification rows for these people, one per personal rule, due after the rule's delay."""
     created = 0
     for user in users:
-        for route in contact_routes(user):
+        for route in contact_routes(user, high_urgency=incident.is_major):
             key = notification_key(
                 incident_id=incident.pk,
                 run=escalation.run,
@@ -219,7 +219,12 @@ def _cancel_pending_pages(incident: Incident) -> int:
 def escalation_on_acknowledged(*, incident: Incident) -> None:
     """Acknowledgement stops paging; with an ack timeout, it re-triggers if not resolved."""
     escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
-    if escalation is None or escalation.state != Escalation.State.ACTIVE:
+    # An exhausted policy may still have delayed personal-rule pages pending, and its
+    # acknowledgement still starts the timeout.
+    if escalation is None or escalation.state not in (
+        Escalation.State.ACTIVE,
+        Escalation.State.EXHAUSTED,
+    ):
         return
     _cancel_pending_pages(incident)
     timeout = spec_from_snapshot(escalation.snapshot).ack_timeout_minutes
@@ -267,35 +272,34 @@ def escalations_run_due(*, now: datetime | None = None, limit: int = 100) -> int
             .order_by("next_at")[:limit]
         )
         for escalation in due:
-            _run_step(escalation=escalation, now=now)
-            done += 1
+            done += _run_step(escalation=escalation, now=now)
     return done
 
 
-def _run_step(*, escalation: Escalation, now: datetime) -> None:
+def _run_step(*, escalation: Escalation, now: datetime) -> bool:
     # Lock order is incident then escalation everywhere else (the workflow services); here we
     # hold the escalation, so never wait for the incident: if someone is acting on it right now,
     # leave this escalation to the next sweep.
     incident = (
-        Incident.objects.select_for_update(skip_locked=True)
+        Incident.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("team")
         .filter(pk=escalation.incident_id)
         .first()
     )
     if incident is None:
-        return
+        return False
     # Re-check under the lock: it may have been resolved meanwhile.
     if not incident.is_open:
         escalation.state = Escalation.State.STOPPED
         escalation.next_at = None
         escalation.save(update_fields=["state", "next_at", "updated_at"])
-        return
+        return True
     spec = spec_from_snapshot(escalation.snapshot)
     if escalation.step_index >= len(spec.steps):
         escalation.state = Escalation.State.EXHAUSTED
         escalation.next_at = None
         escalation.save(update_fields=["state", "next_at", "updated_at"])
-        return
+        return True
     step = spec.steps[escalation.step_index]
     label = f"step {escalation.step_index + 1} of {len(spec.steps)}"
     if not condition_holds(
@@ -318,6 +322,7 @@ def _run_step(*, escalation: Escalation, now: datetime) -> None:
         escalation.repeat = move.repeat
         escalation.next_at = now + timedelta(minutes=step.wait_minutes)
     escalation.save(update_fields=["state", "next_at", "step_index", "repeat", "updated_at"])
+    return True
 
 
 def _execute(

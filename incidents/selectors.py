@@ -108,3 +108,31 @@ def board_kpis(*, user) -> dict:
         "month_alerts": month["alerts_resolved"],
         "target": settings.IOC_INSIDE_SHARE_TARGET,
     }
+
+
+def escalation_sweeper_health(*, stalled_after_seconds: int = 60) -> dict:
+    """For /healthz: is the escalation sweeper keeping up? Stalled when an escalation step or a
+    page has been due for over a minute (the sweeper runs every few seconds)."""
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from .escalation_models import Escalation, Notification
+    from .models import Counter
+
+    now = timezone.now()
+    oldest_step = Escalation.objects.filter(state=Escalation.State.ACTIVE).aggregate(
+        oldest=Min("next_at")
+    )["oldest"]
+    oldest_page = Notification.objects.filter(status=Notification.Status.PENDING).aggregate(
+        oldest=Min("due_at")
+    )["oldest"]
+    due = [moment for moment in (oldest_step, oldest_page) if moment is not None]
+    overdue = max(((now - min(due)).total_seconds(), 0.0)) if due else 0.0
+    last = Counter.objects.filter(name="escalation_sweep_at").values_list("value", flat=True)
+    last_sweep_age = round(now.timestamp() - last[0], 1) if last else None
+    stalled = overdue > stalled_after_seconds
+    return {
+        "escalations": "stalled" if stalled else "ok",
+        "escalations_overdue_seconds": round(overdue, 1),
+        "escalation_sweep_age_seconds": last_sweep_age,
+    }

@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from alerts.selectors import deliveries_backlog
+from incidents.selectors import escalation_sweeper_health
 
 
 def _redis_status() -> str:
@@ -47,6 +48,7 @@ def healthz(request):
         "pending_deliveries": backlog.pending,
         "oldest_pending_seconds": backlog.oldest_seconds,
         "processing": "lagging" if backlog.oldest_seconds > 120 else "ok",
+        **escalation_sweeper_health(),
         "took_ms": round((time.monotonic() - started) * 1000, 1),
     }
     return JsonResponse(body)

@@ -70,3 +70,22 @@ def test_it_answers_503_when_the_database_is_down():
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 503
     assert outcome["body"]["database"] == "down"
+
+
+def test_a_stalled_escalation_sweeper_is_reported_in_the_body(floor):
+    from incidents.escalation_models import EscalationPolicy, EscalationStep
+    from incidents.services import incident_open
+
+    policy = EscalationPolicy.objects.create(name="p", team=floor.first_line, is_default=True)
+    EscalationStep.objects.create(policy=policy, position=1, kind="notify_manager")
+    healthy = Client().get("/healthz").json()
+    assert healthy["escalations"] == "ok"
+    incident = incident_open(team=floor.first_line, title="x", severity="SEV3")
+    # Nobody swept for five minutes: the step is long overdue.
+    incident.escalation.__class__.objects.filter(pk=incident.escalation.pk).update(
+        next_at=timezone.now() - timedelta(minutes=5)
+    )
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["escalations"] == "stalled"
+    assert response.json()["escalations_overdue_seconds"] >= 299

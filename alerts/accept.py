@@ -132,7 +132,7 @@ def payload_check(*, integration: Integration, body: bytes, content_type: str):
     validate = getattr(source, "validate", None)
     if validate is not None:
         try:
-            validate(payload)
+            validate(payload, config=integration.config)
         except PayloadError as exc:
             raise BodyError(400, str(exc), field=exc.field) from exc
     if integration.kind == "cloudwatch":

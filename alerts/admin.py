@@ -17,7 +17,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "enabled", "team"]
     search_fields = ["name", "team__name"]
-    readonly_fields = ["token_hint", "previous_token_valid_until", "created_at"]
+    readonly_fields = ["token_hint", "previous_token_valid_until", "last_ping_at", "created_at"]
     actions = ["rotate_token"]
     list_select_related = ["team"]
     fields = [
@@ -26,8 +26,11 @@ class IntegrationAdmin(admin.ModelAdmin):
         "team",
         "enabled",
         "default_severity",
+        "rate_limit_per_minute",
         "config",
         "token_hint",
+        "previous_token_valid_until",
+        "last_ping_at",
         "created_at",
     ]
 
@@ -86,10 +89,11 @@ class AlertAdmin(admin.ModelAdmin):
         "source",
         "service",
         "count",
+        "flapping",
         "incident",
         "last_seen",
     ]
-    list_filter = ["status", "severity", "integration", "integration__team"]
+    list_filter = ["status", "severity", "flapping", "integration", "integration__team"]
     search_fields = ["fingerprint", "name", "summary", "source", "service"]
     date_hierarchy = "last_seen"
     list_select_related = ["incident", "integration"]
@@ -101,5 +105,7 @@ class AlertAdmin(admin.ModelAdmin):
         "last_seen",
         "resolved_at",
         "labels",
+        "source_started_at",
+        "flapping",
     ]
     raw_id_fields = ["incident"]

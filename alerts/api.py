@@ -101,6 +101,8 @@ class AlertSerializer(serializers.ModelSerializer):
             "first_seen",
             "last_seen",
             "resolved_at",
+            "flapping",
+            "source_started_at",
         ]
 
 

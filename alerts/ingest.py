@@ -6,16 +6,17 @@ one transaction, so a batch cut short by a crash is simply done again.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from incidents.broadcast import incident_changed_on_commit
-from incidents.models import Incident, IncidentEvent, Status, Via
+from incidents.models import OPEN_STATUSES, Incident, IncidentEvent, Status, Via
 from incidents.services import (
     incident_open_or_join,
     incident_raise_severity,
@@ -25,8 +26,19 @@ from incidents.services import (
 )
 
 from . import sns
-from .models import Alert, InboundEvent, Integration
+from .flapping import (
+    FlapChange,
+    flap_is_flapping,
+    flap_policy,
+    flap_record_change,
+    flap_state_changes,
+    flap_states_prune,
+    flap_states_quiet,
+)
+from .heartbeat import heartbeat_record_ping, heartbeats_check
+from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
+from .retention import deliveries_prune
 from .sources import (
     IgnoredPayload,
     ParsedAlert,
@@ -38,15 +50,27 @@ from .sources.base import stable_hash
 
 log = logging.getLogger(__name__)
 
+# Deadlock and serialization failure: another worker won a lock race; trying again succeeds.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+# Retention deletes in batches and finds nothing to do most of the time: once a minute is plenty.
+RETENTION_EVERY_SECONDS = 60.0
+_retention_last_run: float | None = None  # time.monotonic() of this process's last run
+
 
 @dataclass(frozen=True)
 class AlertOutcome:
     alert_id: int | None
     fingerprint: str
-    action: str  # created, updated, resolved, unknown_resolve
+    # created, updated, resolved, unknown_resolve, stale_resolve, acknowledged, unknown_acknowledge
+    action: str
+    flapping: bool = False
 
     def as_dict(self) -> dict:
-        return {"alert": self.alert_id, "fingerprint": self.fingerprint, "action": self.action}
+        data = {"alert": self.alert_id, "fingerprint": self.fingerprint, "action": self.action}
+        if self.flapping:
+            data["flapping"] = True
+        return data
 
 
 def deliveries_process_pending(*, older_than: timedelta | None = None) -> int:
@@ -77,8 +101,31 @@ def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
 
 
 def deliveries_sweep() -> int:
-    """Pick up deliveries nobody processed within a minute (a worker died, Redis was down)."""
-    return deliveries_process_pending(older_than=timedelta(minutes=1))
+    """The periodic sweep (every 10 s): deliveries nobody processed within a minute (a worker
+    died, Redis was down), then overdue heartbeats, flapping gone quiet and, once a minute,
+    retention. Returns how many deliveries it processed."""
+    done = deliveries_process_pending(older_than=timedelta(minutes=1))
+    parts = [heartbeats_check, flapping_clear_quiet]
+    if _retention_due():
+        parts += [deliveries_prune, flap_states_prune]
+    now = timezone.now()
+    for part in parts:
+        try:
+            part(now=now)
+        except Exception:
+            # One broken part must not starve the others (an overdue heartbeat still fires).
+            log.exception("sweep: %s failed", part.__name__)
+    return done
+
+
+def _retention_due() -> bool:
+    # Per process: several Celery workers may each run it once a minute, which is harmless.
+    global _retention_last_run
+    now = time.monotonic()
+    if _retention_last_run is not None and now - _retention_last_run < RETENTION_EVERY_SECONDS:
+        return False
+    _retention_last_run = now
+    return True
 
 
 def delivery_process(*, event: InboundEvent) -> None:
@@ -86,15 +133,13 @@ def delivery_process(*, event: InboundEvent) -> None:
     integration = event.integration
     event.attempts += 1
     try:
-        with transaction.atomic():
-            payload = decode_body(event.body.encode("utf-8"), event.content_type)
-            parsed = source_for_kind(integration.kind).parse(
-                payload, event.headers, config=integration.config
-            )
-            outcomes = [
-                alert_apply(integration=integration, parsed=item, at=event.received_at)
-                for item in parsed
-            ]
+        outcomes = _delivery_apply(event=event, integration=integration)
+    except _Contended as exc:
+        # Not the delivery's fault: it stays pending for the next batch or the sweep.
+        log.warning("delivery %s left pending after lock contention: %s", event.pk, exc)
+        event.error = f"will retry: {exc}"
+        event.save(update_fields=["error", "attempts"])
+        return
     except IgnoredPayload as exc:
         event.status = InboundEvent.Status.PROCESSED
         event.error = ""
@@ -121,6 +166,34 @@ def delivery_process(*, event: InboundEvent) -> None:
         event.result = {"alerts": [outcome.as_dict() for outcome in outcomes]}
     event.processed_at = timezone.now()
     event.save(update_fields=["status", "error", "result", "processed_at", "attempts"])
+
+
+class _Contended(Exception):
+    pass
+
+
+def _delivery_apply(*, event: InboundEvent, integration: Integration) -> list[AlertOutcome]:
+    try:
+        with transaction.atomic():
+            payload = decode_body(event.body.encode("utf-8"), event.content_type)
+            parsed = source_for_kind(integration.kind).parse(
+                payload, event.headers, config=integration.config
+            )
+            outcomes = [
+                alert_apply(integration=integration, parsed=item, at=event.received_at)
+                for item in parsed
+            ]
+            if integration.kind == Integration.Kind.HEARTBEAT:
+                heartbeat_record_ping(integration=integration, at=event.received_at)
+            return outcomes
+    except OperationalError as exc:
+        # Parallel batches lock the alerts and incidents of interleaved fingerprints in
+        # different orders, so PostgreSQL may pick this savepoint as a deadlock victim. It is
+        # rolled back with its locks; the next batch takes the delivery again. Retrying here
+        # instead would hold the batch's other locks longer and feed more deadlocks (measured).
+        if getattr(exc.__cause__, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            raise _Contended(str(exc).strip().splitlines()[0]) from exc
+        raise
 
 
 def group_key_for(*, team_id: int, service: str, name: str) -> str:
@@ -151,12 +224,27 @@ def alert_apply(*, integration: Integration, parsed: ParsedAlert, at: datetime) 
                     labels=dict(parsed.labels),
                     first_seen=at,
                     last_seen=at,
+                    source_started_at=parsed.started_at,
                 )
         except IntegrityError:
             continue  # another worker created it meanwhile: update theirs
-        _alert_attach(alert=alert, team=integration.team, at=at)
-        return AlertOutcome(alert.pk, alert.fingerprint, "created")
+        flap = flap_record_change(integration=integration, fingerprint=alert.fingerprint, at=at)
+        if flap.flapping:
+            _alert_attach_flapping(alert=alert, flap=flap, at=at)
+        else:
+            _alert_attach(alert=alert, team=integration.team, at=at)
+        return AlertOutcome(alert.pk, alert.fingerprint, "created", flapping=flap.flapping)
     raise RuntimeError(f"could not upsert alert {parsed.fingerprint}")
+
+
+def resolve_is_stale(*, firing_started_at: datetime | None, parsed: ParsedAlert) -> bool:
+    """A resolve older than the current firing, by the source's own clock, belongs to an earlier
+    firing and arrived late (deliveries can overtake each other). Without times on either side
+    there is nothing to compare, and the resolve applies."""
+    resolved_at = parsed.ended_at or parsed.started_at
+    if firing_started_at is None or resolved_at is None:
+        return False
+    return resolved_at < firing_started_at
 
 
 def _open_alert(integration: Integration, fingerprint: str) -> Alert | None:
@@ -176,7 +264,15 @@ def _alert_repeat(
     alert.severity = parsed.severity or integration.default_severity
     alert.summary = parsed.summary
     alert.labels = dict(parsed.labels)
-    alert.save(update_fields=["count", "last_seen", "severity", "summary", "labels"])
+    fields = ["count", "last_seen", "severity", "summary", "labels"]
+    # The source fired again (its resolve may still be on the way): resolves older than this
+    # firing are stale from now on.
+    if parsed.started_at is not None and (
+        alert.source_started_at is None or parsed.started_at > alert.source_started_at
+    ):
+        alert.source_started_at = parsed.started_at
+        fields.append("source_started_at")
+    alert.save(update_fields=fields)
     if alert.incident_id is not None:
         incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
         incident_raise_severity(
@@ -185,7 +281,7 @@ def _alert_repeat(
             reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
         )
         incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
-    return AlertOutcome(alert.pk, alert.fingerprint, "updated")
+    return AlertOutcome(alert.pk, alert.fingerprint, "updated", flapping=alert.flapping)
 
 
 def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
@@ -197,6 +293,7 @@ def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
         title=alert.summary,
         severity=severity_for_alert(alert.severity),
         service=alert.service,
+        alert_name=alert.name,
         at=at,
     )
     if not opened:
@@ -205,6 +302,10 @@ def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
             severity=severity_for_alert(alert.severity),
             reason=f"joined by {alert.severity} alert '{alert.name or alert.summary}'",
         )
+    _alert_join(alert=alert, incident=incident, at=at)
+
+
+def _alert_join(*, alert: Alert, incident: Incident, at: datetime) -> None:
     alert.incident = incident
     alert.save(update_fields=["incident"])
     timeline_append(
@@ -223,10 +324,16 @@ def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetim
     if alert is None:
         # Recorded on the delivery; creates nothing.
         return AlertOutcome(None, parsed.fingerprint, "unknown_resolve")
+    if resolve_is_stale(firing_started_at=alert.source_started_at, parsed=parsed):
+        # Recorded on the delivery; the alert keeps firing and this is no state change.
+        return AlertOutcome(alert.pk, alert.fingerprint, "stale_resolve", flapping=alert.flapping)
     alert.status = Alert.Status.RESOLVED
     alert.resolved_at = parsed.ended_at or at
     alert.last_seen = max(alert.last_seen, at)
-    alert.save(update_fields=["status", "resolved_at", "last_seen"])
+    flap = flap_record_change(integration=integration, fingerprint=alert.fingerprint, at=at)
+    alert.flapping = alert.flapping or flap.flapping
+    alert.save(update_fields=["status", "resolved_at", "last_seen", "flapping"])
+    incident = None
     if alert.incident_id is not None:
         incident = Incident.objects.get(pk=alert.incident_id)
         timeline_append(
@@ -237,7 +344,133 @@ def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetim
             data={"alert": alert.pk, "fingerprint": alert.fingerprint},
         )
         incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
-    return AlertOutcome(alert.pk, alert.fingerprint, "resolved")
+    if flap.started:
+        _flapping_started(
+            alert=alert, incident=incident or _previous_incident(alert), flap=flap, at=at
+        )
+    return AlertOutcome(alert.pk, alert.fingerprint, "resolved", flapping=flap.flapping)
+
+
+# --- flapping -------------------------------------------------------------------------------------
+
+
+def _alert_attach_flapping(*, alert: Alert, flap: FlapChange, at: datetime) -> None:
+    """A firing of a flapping fingerprint opens no incident and pages nobody: it joins the
+    incident of the fingerprint's previous alert if that is still open, else it stays alone
+    until flapping ends (flapping_clear_quiet gives it an incident if it is still firing).
+    Paging starts when an incident opens (incident_open starts its escalation), so opening none
+    is what keeps it quiet; anything that ever pages per alert must skip `flapping` alerts."""
+    alert.flapping = True
+    alert.save(update_fields=["flapping"])
+    previous = _previous_incident(alert)
+    incident = None
+    if previous is not None:
+        incident = (
+            Incident.objects.select_for_update()
+            .filter(pk=previous.pk, status__in=OPEN_STATUSES)
+            .first()
+        )
+    if incident is not None:
+        _alert_join(alert=alert, incident=incident, at=at)
+    if flap.started:
+        _flapping_started(alert=alert, incident=incident or previous, flap=flap, at=at)
+
+
+def _previous_incident(alert: Alert) -> Incident | None:
+    return _latest_incident(alert.integration_id, alert.fingerprint, excluding=alert.pk)
+
+
+def _latest_incident(
+    integration_id: int, fingerprint: str, *, excluding: int | None = None
+) -> Incident | None:
+    """The incident of the fingerprint's latest alert that has one, whatever its state."""
+    latest = (
+        Alert.objects.filter(
+            integration_id=integration_id, fingerprint=fingerprint, incident__isnull=False
+        )
+        .exclude(pk=excluding)
+        .select_related("incident")
+        .order_by("-id")
+        .first()
+    )
+    return latest.incident if latest is not None else None
+
+
+def _flapping_started(
+    *, alert: Alert, incident: Incident | None, flap: FlapChange, at: datetime
+) -> None:
+    # Said once, on the incident the flapping alert belongs to (or last belonged to, if that one
+    # is resolved: it explains why no new incident opens).
+    if incident is None:
+        return
+    policy = flap_policy()
+    timeline_append(
+        incident=incident,
+        kind=IncidentEvent.Kind.FLAPPING,
+        message=(
+            f"Alert '{alert.name or alert.summary}' is flapping ({flap.changes} state changes "
+            f"within {_minutes(policy.window)}): it opens no incident and pages nobody until "
+            f"it has been quiet for {_minutes(policy.quiet)}"
+        ),
+        at=at,
+        data={"alert": alert.pk, "fingerprint": alert.fingerprint, "flapping": True},
+    )
+    incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+
+
+def flapping_clear_quiet(*, now: datetime | None = None) -> int:
+    """End flapping for the fingerprints that have been quiet for the quiet period: unmark their
+    alerts, say so on the incident, and give an alert that settled firing the incident (and the
+    page) that flapping held back. Returns how many fingerprints it cleared."""
+    now = now or timezone.now()
+    policy = flap_policy()
+    cleared = 0
+    for state in flap_states_quiet(now=now).select_related("integration__team"):
+        with transaction.atomic():
+            # Alert first, then the state: the order processing locks them in, so the two never
+            # wait on each other. A state being changed right now is left for the next sweep.
+            alert = _open_alert(state.integration, state.fingerprint)
+            locked = (
+                FlapState.objects.select_for_update(skip_locked=True)
+                .filter(pk=state.pk, flapping=True)
+                .first()
+            )
+            if locked is None or flap_is_flapping(
+                flap_state_changes(locked), now=now, was_flapping=True, policy=policy
+            ):
+                continue
+            _flapping_end(state=locked, alert=alert, now=now)
+            cleared += 1
+    return cleared
+
+
+def _flapping_end(*, state: FlapState, alert: Alert | None, now: datetime) -> None:
+    state.flapping = False
+    state.flapping_since = None
+    state.save(update_fields=["flapping", "flapping_since"])
+    Alert.objects.filter(
+        integration_id=state.integration_id, fingerprint=state.fingerprint, flapping=True
+    ).update(flapping=False)
+    if alert is not None:
+        alert.flapping = False
+        if alert.incident_id is None:
+            # It settled firing: a steady problem now, so it gets its incident like any other.
+            _alert_attach(alert=alert, team=state.integration.team, at=now)
+    incident = _latest_incident(state.integration_id, state.fingerprint)
+    if incident is not None:
+        timeline_append(
+            incident=incident,
+            kind=IncidentEvent.Kind.FLAPPING,
+            message=f"Alert stopped flapping: no state change for {_minutes(flap_policy().quiet)}",
+            at=now,
+            data={"fingerprint": state.fingerprint, "flapping": False},
+        )
+        incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+
+
+def _minutes(duration: timedelta) -> str:
+    minutes = round(duration.total_seconds() / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> AlertOutcome:

@@ -56,6 +56,9 @@ class Integration(models.Model):
         help_text='Options for the parser, e.g. {"severity_map": {"disaster": "critical"}}.',
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Heartbeat integrations only: set while processing a ping; the sweep fires an alert when it
+    # is older than the configured period (see alerts/heartbeat.py).
+    last_ping_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -94,6 +97,8 @@ class InboundEvent(models.Model):
                 name="inbound_pending",
             ),
             models.Index(fields=["integration", "-received_at"], name="inbound_integration"),
+            # Retention deletes by status and age in batches; without this each batch would scan.
+            models.Index(fields=["status", "processed_at"], name="inbound_status_processed"),
         ]
         verbose_name = "delivery"
         verbose_name_plural = "deliveries"
@@ -124,6 +129,14 @@ class Alert(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The source's own start time of the current firing: a resolve older than it belongs to an
+    # earlier firing (deliveries can arrive out of order) and is ignored.
+    source_started_at = models.DateTimeField(null=True, blank=True)
+    flapping = models.BooleanField(
+        default=False,
+        help_text="Its fingerprint changes state too often: it opens no incident and pages nobody "
+        "until it has been quiet for a while.",
+    )
 
     class Meta:
         ordering = ["-last_seen"]
@@ -143,3 +156,30 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.summary[:40]} [{self.status}]"
+
+
+class FlapState(models.Model):
+    """The recent state changes of one fingerprint. A fire after a resolve is a new Alert row, so
+    the history that tells flapping apart cannot live on the alert: it lives here, one row per
+    integration and fingerprint, pruned by the sweep once it no longer matters."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=255)
+    # ISO 8601 times of the latest state changes, oldest first; only as many as the threshold,
+    # because that is all the decision needs (alerts/flapping.py).
+    changes = models.JSONField(default=list, blank=True)
+    last_change_at = models.DateTimeField()
+    flapping = models.BooleanField(default=False)
+    flapping_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "fingerprint"], name="flapstate_one_per_fingerprint"
+            )
+        ]
+        indexes = [models.Index(fields=["flapping", "last_change_at"], name="flapstate_quiet")]
+        verbose_name = "flap state"
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} ({'flapping' if self.flapping else 'steady'})"

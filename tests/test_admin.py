@@ -51,6 +51,8 @@ def test_creating_an_integration_in_the_admin_shows_its_url_once(admin_client_wi
             "team": floor.dba.pk,
             "enabled": "on",
             "default_severity": "warning",
+            "rate_limit_per_minute": 0,
+            "config": "{}",
         },
         follow=True,
     )

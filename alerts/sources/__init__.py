@@ -1,7 +1,8 @@
 """One module per alert source, named after its kind; the integration's kind picks it.
 
 Every module has `CONTENT_TYPES` (the media types it accepts) and a pure
-`parse(payload, headers, *, config=None) -> list[ParsedAlert]`; it may have `validate(payload)`
+`parse(payload, headers, *, config=None) -> list[ParsedAlert]`; it may have
+`validate(payload, *, config=None)`
 for the few checks made while the webhook request is still open.
 """
 

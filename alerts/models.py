@@ -132,6 +132,18 @@ class Alert(models.Model):
     # The source's own start time of the current firing: a resolve older than it belongs to an
     # earlier firing (deliveries can arrive out of order) and is ignored.
     source_started_at = models.DateTimeField(null=True, blank=True)
+    # Why this alert pages nobody (empty: it pages as routed). "suppressed": an upstream
+    # component is down or an inhibit rule matched (it still counts for the incident it joined);
+    # "silenced": a silence or maintenance window matched (stored, visible, not counted).
+    suppression = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=[("", "none"), ("suppressed", "Suppressed"), ("silenced", "Silenced")],
+    )
+    suppression_reason = models.CharField(max_length=500, blank=True)
+    route = models.ForeignKey(
+        "alerts.Route", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     flapping = models.BooleanField(
         default=False,
         help_text="Its fingerprint changes state too often: it opens no incident and pages nobody "
@@ -183,3 +195,29 @@ class FlapState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fingerprint} ({'flapping' if self.flapping else 'steady'})"
+
+
+# Routing, the service catalog, silences, maintenance windows and inhibit rules live in their
+# own module; importing them here registers them with Django.
+from .routing_models import (  # noqa: E402
+    InhibitRule,
+    MaintenanceWindow,
+    Route,
+    Service,
+    ServiceDependency,
+    Silence,
+)
+
+__all__ = [
+    "Alert",
+    "AlertSeverity",
+    "FlapState",
+    "InboundEvent",
+    "InhibitRule",
+    "Integration",
+    "MaintenanceWindow",
+    "Route",
+    "Service",
+    "ServiceDependency",
+    "Silence",
+]

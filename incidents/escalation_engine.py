@@ -48,30 +48,22 @@ class Route:
 
 
 def contact_routes(user, *, high_urgency: bool = True) -> list[Route]:
-    """A user's personal notification rules; without rules, every contact method at once.
-    Rules for high urgency only apply to major incidents (SEV1, SEV2)."""
-    from teams.models import ContactMethod, NotificationRule
+    """How to reach a person: their personal notification rules (high-urgency-only rules apply
+    to major incidents), or the default for someone without rules (in-app and email at once)."""
+    from teams.selectors import notification_plan_for
 
-    rules = NotificationRule.objects.filter(user=user)
-    if not high_urgency:
-        rules = rules.exclude(urgency=NotificationRule.Urgency.HIGH)
-    rules = list(rules.select_related("contact_method").order_by("position", "id"))
-    if rules:
-        pairs = [(rule.contact_method, float(rule.delay_minutes)) for rule in rules]
-    else:
-        methods = ContactMethod.objects.filter(user=user).order_by("id")
-        pairs = [(method, 0.0) for method in methods]
+    plan = notification_plan_for(user=user, urgency="high" if high_urgency else "all")
     return [
         # In-app messages go to the person's own channel group: the address is their id.
         Route(
             user.pk,
-            method.pk,
-            method.kind,
-            str(user.pk) if method.kind == "in_app" else method.address,
-            delay,
+            step.contact_method.pk,
+            step.contact_method.kind,
+            str(user.pk) if step.contact_method.kind == "in_app" else step.contact_method.address,
+            float(step.delay_minutes),
             position,
         )
-        for position, (method, delay) in enumerate(pairs)
+        for position, step in enumerate(plan)
     ]
 
 

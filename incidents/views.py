@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from teams.models import Team
-from teams.selectors import team_ids_actionable_by
+from teams.selectors import oncall_board_context, team_ids_actionable_by
 
 from . import ownership, services, updates
 from .models import Incident, ResolutionCode, Status
@@ -35,8 +35,12 @@ def _incident_or_404(request, pk: int) -> Incident:
 
 @require_GET
 def board(request):
+    from teams.selectors import oncall_board_context
+
     incidents = incident_list_for_user(user=request.user, status="open")
     context = {"incidents": incidents, "kpis": board_kpis(user=request.user)}
+    context.update(oncall_board_context(user=request.user))
+    context.update(oncall_board_context(user=request.user))
     return render(request, "incidents/board.html", context)
 
 

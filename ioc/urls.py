@@ -8,6 +8,7 @@ from incidents import api as incidents_api
 from incidents import record_urls
 from incidents import views as incidents_views
 from teams import api as teams_api
+from teams import urls as teams_urls
 
 from . import views
 
@@ -53,6 +54,7 @@ api_v1 = [
     ),
     path("metrics/", incidents_api.MetricsApi.as_view(), name="api-metrics"),
     *record_urls.api_urlpatterns,
+    *teams_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -100,6 +102,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     *record_urls.urlpatterns,
+    *teams_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -21,14 +21,18 @@ def later(minutes: float = 0, seconds: float = 0):
 
 
 def reach(user, *kinds) -> list[ContactMethod]:
+    """Contact methods for a person; beyond the default (in-app and email) they need a rule."""
     methods = []
-    for kind in kinds or ("email",):
+    for position, kind in enumerate(kinds or ("email",)):
         address = {
             "email": f"{user.username}@example.org",
             "sms": "+4915100000000",
             "in_app": "",
         }.get(kind, "http://127.0.0.1:9/hook")
-        methods.append(ContactMethod.objects.create(user=user, kind=kind, address=address))
+        method = ContactMethod.objects.create(user=user, kind=kind, address=address)
+        if len(kinds) > 1 or kind not in ("email", "in_app"):
+            NotificationRule.objects.create(user=user, contact_method=method, position=position)
+        methods.append(method)
     return methods
 
 
@@ -175,13 +179,8 @@ def test_the_policy_repeats_a_bounded_number_of_times(floor):
 
 
 def test_personal_rules_make_delayed_rows_and_acknowledgement_cancels_them(floor):
-    email, sms = reach(floor.alice, "email", "sms")
-    NotificationRule.objects.create(
-        user=floor.alice, contact_method=email, delay_minutes=0, position=0
-    )
-    NotificationRule.objects.create(
-        user=floor.alice, contact_method=sms, delay_minutes=5, position=1
-    )
+    _email, sms = reach(floor.alice, "email", "sms")
+    NotificationRule.objects.filter(contact_method=sms).update(delay_minutes=5)
     policy(floor.first_line, ("notify_users", {"users": [floor.alice]}))
     incident = open_incident(floor.first_line)
     run()

@@ -19,14 +19,15 @@ from django.utils import timezone
 from incidents import escalation_engine as engine
 from incidents import notifications, services
 from incidents.escalation_models import EscalationPolicy, EscalationStep, Notification
-from teams.models import ContactMethod
+from teams.models import ContactMethod, NotificationRule
 from tests.incidents.test_notify_sinks import Reply, http_sink_fixture  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def paged_by_webhook(floor, url: str):
-    ContactMethod.objects.create(user=floor.alice, kind="webhook", address=url)
+    method = ContactMethod.objects.create(user=floor.alice, kind="webhook", address=url)
+    NotificationRule.objects.create(user=floor.alice, contact_method=method)
     policy = EscalationPolicy.objects.create(name="p", team=floor.first_line, is_default=True)
     step = EscalationStep.objects.create(policy=policy, position=1, kind="notify_users")
     step.users.set([floor.alice])
@@ -151,7 +152,10 @@ def test_a_worker_killed_mid_step_pages_exactly_once_after_restart(tmp_path, htt
     from tests.base import Floor
 
     floor = Floor()
-    ContactMethod.objects.create(user=floor.alice, kind="webhook", address=http_sink.url + "/p")
+    method = ContactMethod.objects.create(
+        user=floor.alice, kind="webhook", address=http_sink.url + "/p"
+    )
+    NotificationRule.objects.create(user=floor.alice, contact_method=method)
     policy = EscalationPolicy.objects.create(name="p", team=floor.first_line, is_default=True)
     step = EscalationStep.objects.create(policy=policy, position=1, kind="notify_users")
     step.users.set([floor.alice])

@@ -1,6 +1,7 @@
 from django.db import transaction
 from django.http import Http404
 from rest_framework import generics, serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -120,3 +121,27 @@ class AlertListApi(generics.ListAPIView):
         return alert_list_for_user(
             user=self.request.user, integration_id=integration, status=status
         ).order_by("-last_seen", "-id")
+
+
+class AlertSplitApi(APIView):
+    """POST /api/v1/alerts/<id>/split/: the alert out of its incident into a new one (201)."""
+
+    def post(self, request, pk: int):
+        from incidents.api import IncidentDetailSerializer
+        from incidents.selectors import incident_user_may_act
+        from incidents.transitions import WorkflowRefused
+
+        from .services import alert_split
+
+        alert = (
+            alert_list_for_user(user=request.user).filter(pk=pk).select_related("incident").first()
+        )
+        if alert is None:
+            raise Http404("no such alert")
+        if alert.incident and not incident_user_may_act(user=request.user, incident=alert.incident):
+            raise PermissionDenied("you may not act on this alert's incident")
+        try:
+            incident = alert_split(alert_id=alert.pk, actor=request.user, via="api")
+        except WorkflowRefused as exc:
+            return Response({"error": str(exc)}, status=409)
+        return Response(IncidentDetailSerializer(incident).data, status=201)

@@ -57,3 +57,53 @@ def integration_rotate_token(
             ]
         )
     return token
+
+
+def alert_split(*, alert_id: int, actor=None, via: str = "system"):
+    """Take one alert out of its incident into an incident of its own; both timelines say so."""
+    from incidents.merging import incident_recount_alerts
+    from incidents.models import Incident, IncidentEvent
+    from incidents.services import incident_open, severity_for_alert, timeline_append
+    from incidents.transitions import WorkflowRefused
+
+    from .models import Alert
+
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert_id)
+        if alert.incident_id is None:
+            raise WorkflowRefused("this alert is not part of an incident")
+        old = Incident.objects.select_for_update().select_related("team").get(pk=alert.incident_id)
+        if not old.is_open:
+            raise WorkflowRefused(f"#{old.number} is {old.status}: split from open incidents")
+        if old.alerts.count() < 2:
+            raise WorkflowRefused("the incident has only this alert: nothing to split from")
+        # No group key: the split-out incident is a person's decision, alerts do not join it.
+        new = incident_open(
+            team=old.team,
+            title=alert.summary,
+            service=alert.service,
+            severity=severity_for_alert(alert.severity),
+            actor=actor,
+            via=via,
+        )
+        alert.incident = new
+        alert.save(update_fields=["incident"])
+        incident_recount_alerts(incident=old)
+        incident_recount_alerts(incident=new)
+        timeline_append(
+            incident=old,
+            kind=IncidentEvent.Kind.SPLIT,
+            actor=actor,
+            via=via,
+            message=f"Alert split out into #{new.number}: {alert.summary}",
+            data={"alert": alert.pk, "to": new.pk},
+        )
+        timeline_append(
+            incident=new,
+            kind=IncidentEvent.Kind.ALERT_ATTACHED,
+            actor=actor,
+            via=via,
+            message=f"Alert split out of #{old.number}: {alert.summary}",
+            data={"alert": alert.pk, "from": old.pk, "fingerprint": alert.fingerprint},
+        )
+    return new

@@ -190,3 +190,34 @@ def opsgenie_action(request, identifier: str, action: str):
     except ValueError:
         return JsonResponse({"message": "the body must be JSON", "took": 0.0}, status=400)
     return _opsgenie_accept(request, body=body, headers=headers)
+
+
+@require_POST
+def alert_split_view(request, pk: int):
+    """The incident page's "Split out" button: answers the new incident's fragment."""
+    from django.http import Http404, HttpResponse
+    from django.shortcuts import render
+
+    from incidents.selectors import incident_detail_context, incident_user_may_act
+    from incidents.transitions import WorkflowRefused
+
+    from .selectors import alert_list_for_user
+    from .services import alert_split
+
+    alert = alert_list_for_user(user=request.user).filter(pk=pk).select_related("incident").first()
+    if alert is None:
+        raise Http404("No such alert")
+    if alert.incident and not incident_user_may_act(user=request.user, incident=alert.incident):
+        return HttpResponse("You may not act on this incident.", status=403)
+    try:
+        incident = alert_split(alert_id=alert.pk, actor=request.user, via="web")
+    except WorkflowRefused as exc:
+        return HttpResponse(str(exc), status=409)
+    response = render(
+        request,
+        "incidents/_incident_live.html",
+        incident_detail_context(incident=incident, user=request.user),
+    )
+    # The page now shows the new incident: put its address in the browser's bar.
+    response["HX-Push-Url"] = f"/incidents/{incident.pk}/"
+    return response

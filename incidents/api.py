@@ -212,6 +212,9 @@ class IncidentActionApi(APIView):
             incident.refresh_from_db()
             return Response({"error": str(exc), "status": incident.status}, status=409)
         incident.refresh_from_db()
+        return self.respond(request, incident)
+
+    def respond(self, request, incident: Incident) -> Response:
         return Response(IncidentDetailSerializer(incident).data, status=self.status_code)
 
 
@@ -343,6 +346,29 @@ class IncidentHandOffApi(IncidentActionApi):
             actor=request.user,
             via="api",
         )
+
+
+class IncidentMergeApi(IncidentActionApi):
+    """`{"into": <incident id>}`: move this incident's alerts into another and resolve this one as
+    a duplicate. Answers the incident merged into."""
+
+    def post(self, request, pk: int):
+        into = request.data.get("into") if isinstance(request.data, dict) else None
+        if not isinstance(into, int):
+            raise ValidationError({"into": "the id of the incident to merge into"})
+        target = incident_for_request(request, into)
+        if not incident_user_may_act(user=request.user, incident=target):
+            raise PermissionDenied("you may not act on the incident to merge into")
+        return super().post(request, pk)
+
+    def perform(self, request, incident, data):
+        from .merging import incident_merge
+
+        incident_merge(incident_id=incident.pk, into_id=data["into"], actor=request.user, via="api")
+
+    def respond(self, request, incident):
+        target = Incident.objects.get(pk=incident.merged_into_id)
+        return Response(IncidentDetailSerializer(target).data)
 
 
 class HandOffAcceptApi(APIView):

@@ -35,7 +35,6 @@ def _incident_or_404(request, pk: int) -> Incident:
 
 @require_GET
 def board(request):
-    from teams.selectors import oncall_board_context
 
     incidents = incident_list_for_user(user=request.user, status="open")
     context = {"incidents": incidents, "kpis": board_kpis(user=request.user)}
@@ -138,7 +137,24 @@ def _role(request, incident):
     )
 
 
+def _merge(request, incident):
+    from .merging import incident_merge
+
+    number = request.POST.get("into", "").strip().lstrip("#")
+    target = (
+        incident_list_for_user(user=request.user)
+        .filter(number=int(number) if number.isdigit() else 0)
+        .first()
+    )
+    if target is None:
+        raise WorkflowRefused(f"no incident #{number} that you may see")
+    if not incident_user_may_act(user=request.user, incident=target):
+        raise WorkflowRefused(f"you may not act on #{target.number}")
+    incident_merge(incident_id=incident.pk, into_id=target.pk, actor=request.user, via="web")
+
+
 ACTIONS = {
+    "merge": _merge,
     "acknowledge": lambda request, incident: services.incident_acknowledge(
         incident_id=incident.pk, actor=request.user, via="web"
     ),

@@ -21,6 +21,7 @@ api_v1 = [
         name="api-integration-rotate-token",
     ),
     path("alerts/", alerts_api.AlertListApi.as_view(), name="api-alerts"),
+    path("alerts/<int:pk>/split/", alerts_api.AlertSplitApi.as_view(), name="api-alert-split"),
     path("incidents/", incidents_api.IncidentListApi.as_view(), name="api-incidents"),
     path("incidents/<int:pk>/", incidents_api.IncidentDetailApi.as_view(), name="api-incident"),
     path(
@@ -45,6 +46,7 @@ api_v1 = [
             ("hand_off", incidents_api.IncidentHandOffApi),
             ("notes", incidents_api.IncidentNoteApi),
             ("status_updates", incidents_api.IncidentStatusUpdateApi),
+            ("merge", incidents_api.IncidentMergeApi),
         ]
     ],
     path(
@@ -71,6 +73,7 @@ urlpatterns = [
         name="incident-resolve",
     ),
     path("incidents/declare/", incidents_views.incident_declare_view, name="incident-declare"),
+    path("alerts/<int:pk>/split/", alerts_views.alert_split_view, name="alert-split"),
     path(
         "incidents/<int:pk>/act/<str:action>/",
         incidents_views.incident_action_view,

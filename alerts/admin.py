@@ -109,3 +109,6 @@ class AlertAdmin(admin.ModelAdmin):
         "flapping",
     ]
     raw_id_fields = ["incident"]
+
+
+from . import catalog_admin, routing_admin, silence_admin  # noqa: E402,F401

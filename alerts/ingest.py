@@ -5,6 +5,7 @@ Runs after commit, in batches, by a Celery worker (REDIS_URL set) or the backgro
 one transaction, so a batch cut short by a crash is simply done again.
 """
 
+import contextvars
 import logging
 import time
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from django.utils import timezone
 from incidents.broadcast import incident_changed_on_commit
 from incidents.models import OPEN_STATUSES, Incident, IncidentEvent, Status, Via
 from incidents.services import (
-    incident_open_or_join,
     incident_raise_severity,
     incident_transition,
     severity_for_alert,
@@ -26,6 +26,7 @@ from incidents.services import (
 )
 
 from . import sns
+from .catalog import service_discover
 from .flapping import (
     FlapChange,
     flap_is_flapping,
@@ -38,6 +39,8 @@ from .flapping import (
 from .heartbeat import heartbeat_record_ping, heartbeats_check
 from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
+from .placement import _join as placement_join
+from .placement import alert_route_and_attach
 from .retention import deliveries_prune
 from .sources import (
     IgnoredPayload,
@@ -46,9 +49,14 @@ from .sources import (
     SubscriptionConfirmation,
     source_for_kind,
 )
-from .sources.base import stable_hash
+from .suppression import silences_handle_ended
 
 log = logging.getLogger(__name__)
+
+# The services and hosts seen by the batch being processed, for the catalog.
+_seen_components: contextvars.ContextVar[set | None] = contextvars.ContextVar(
+    "seen_components", default=None
+)
 
 # Deadlock and serialization failure: another worker won a lock race; trying again succeeds.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
@@ -95,8 +103,15 @@ def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
             .select_related("integration__team")
             .select_for_update(skip_locked=True, of=("self",))[: settings.IOC_PROCESS_BATCH_SIZE]
         )
-        for event in events:
-            delivery_process(event=event)
+        seen = _seen_components.set(set())
+        try:
+            for event in events:
+                delivery_process(event=event)
+            # The service catalog learns of new services and hosts once per batch.
+            if _seen_components.get():
+                service_discover(names_and_kinds=_seen_components.get(), at=timezone.now())
+        finally:
+            _seen_components.reset(seen)
     return len(events)
 
 
@@ -105,7 +120,7 @@ def deliveries_sweep() -> int:
     died, Redis was down), then overdue heartbeats, flapping gone quiet and, once a minute,
     retention. Returns how many deliveries it processed."""
     done = deliveries_process_pending(older_than=timedelta(minutes=1))
-    parts = [heartbeats_check, flapping_clear_quiet]
+    parts = [heartbeats_check, flapping_clear_quiet, silences_handle_ended, incidents_auto_resolve]
     if _retention_due():
         parts += [deliveries_prune, flap_states_prune]
     now = timezone.now()
@@ -196,12 +211,13 @@ def _delivery_apply(*, event: InboundEvent, integration: Integration) -> list[Al
         raise
 
 
-def group_key_for(*, team_id: int, service: str, name: str) -> str:
-    """For now one open incident per team, service and alert name."""
-    return stable_hash("group", team_id, service, name)
-
-
 def alert_apply(*, integration: Integration, parsed: ParsedAlert, at: datetime) -> AlertOutcome:
+    seen = _seen_components.get()
+    if seen is not None and parsed.status != "resolved":
+        if parsed.service:
+            seen.add((parsed.service, "service"))
+        if parsed.source:
+            seen.add((parsed.source, "host"))
     if parsed.status == "resolved":
         return _alert_resolve(integration=integration, parsed=parsed, at=at)
     if parsed.status == "acknowledged":
@@ -285,38 +301,12 @@ def _alert_repeat(
 
 
 def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
-    incident, opened = incident_open_or_join(
-        team=team,
-        group_key=group_key_for(
-            team_id=team.pk, service=alert.service, name=alert.name or alert.summary
-        ),
-        title=alert.summary,
-        severity=severity_for_alert(alert.severity),
-        service=alert.service,
-        alert_name=alert.name,
-        at=at,
-    )
-    if not opened:
-        incident_raise_severity(
-            incident=incident,
-            severity=severity_for_alert(alert.severity),
-            reason=f"joined by {alert.severity} alert '{alert.name or alert.summary}'",
-        )
-    _alert_join(alert=alert, incident=incident, at=at)
+    """Route, suppress or group a new firing alert: see placement.py."""
+    alert_route_and_attach(alert=alert, at=at)
 
 
 def _alert_join(*, alert: Alert, incident: Incident, at: datetime) -> None:
-    alert.incident = incident
-    alert.save(update_fields=["incident"])
-    timeline_append(
-        incident=incident,
-        kind=IncidentEvent.Kind.ALERT_ATTACHED,
-        message=f"Alert attached: {alert.summary}"
-        + (f" on {alert.source}" if alert.source else ""),
-        at=at,
-        data={"alert": alert.pk, "fingerprint": alert.fingerprint, "severity": alert.severity},
-    )
-    _incident_recount(incident)
+    placement_join(alert=alert, incident=incident, at=at)
 
 
 def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetime) -> AlertOutcome:
@@ -490,8 +480,15 @@ def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> Aler
     return AlertOutcome(alert.pk, alert.fingerprint, "acknowledged")
 
 
-def _incident_recount(incident: Incident) -> None:
+def incident_recount(incident: Incident) -> None:
     """alert_count is derived: counted from the alerts table, never incremented by hand."""
     counted = Alert.objects.filter(incident=incident).aggregate(n=Count("id"))["n"]
     Incident.objects.filter(pk=incident.pk).update(alert_count=counted)
     incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+
+
+def incidents_auto_resolve(*, now: datetime) -> int:
+    """Incidents whose alerts all stayed resolved long enough resolve themselves (optional)."""
+    from incidents.services import incidents_auto_resolve_due
+
+    return incidents_auto_resolve_due(now=now)

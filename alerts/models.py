@@ -164,6 +164,9 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["integration", "fingerprint"], name="alert_fingerprint"),
             models.Index(fields=["status", "-last_seen"], name="alert_status_seen"),
+            # The catalog's pages and the dependency suppression look alerts up by component.
+            models.Index(fields=["service", "-last_seen"], name="alert_service_seen"),
+            models.Index(fields=["source", "-last_seen"], name="alert_source_seen"),
         ]
 
     def __str__(self) -> str:

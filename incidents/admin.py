@@ -342,3 +342,6 @@ class ShiftHandoverAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{handover}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{handover}: acknowledged.", messages.SUCCESS)
+
+
+from . import escalation_admin  # noqa: E402,F401

@@ -112,11 +112,16 @@ def fallback_targets(*, incident: Incident) -> list:
 
     from teams import selectors as people
 
-    managers = [u for u in people.team_managers(team=incident.team) if contact_routes(u)]
+    urgent = incident.is_major
+    managers = [
+        u
+        for u in people.team_managers(team=incident.team)
+        if contact_routes(u, high_urgency=urgent)
+    ]
     if managers:
         return managers
     lead = get_user_model().objects.filter(username=settings.IOC_FLOOR_LEAD, is_active=True).first()
-    return [lead] if lead and contact_routes(lead) else []
+    return [lead] if lead and contact_routes(lead, high_urgency=urgent) else []
 
 
 # --- the engine ---
@@ -165,8 +170,8 @@ def _notify(
     return created
 
 
-def _reachable(users) -> list:
-    return [user for user in users if contact_routes(user)]
+def _reachable(users, *, high_urgency: bool) -> list:
+    return [user for user in users if contact_routes(user, high_urgency=high_urgency)]
 
 
 def escalation_start(
@@ -304,7 +309,11 @@ def _run_step(*, escalation: Escalation, now: datetime) -> bool:
             data={"run": escalation.run, "step": step.position},
         )
     else:
+        run = escalation.run
         _execute(step=step, label=label, escalation=escalation, incident=incident, now=now)
+        # A hand-off step starts the receiving team's policy as a new run: leave it as it is.
+        if Escalation.objects.filter(pk=escalation.pk).values_list("run", flat=True)[0] != run:
+            return True
     move = next_move(spec, step_index=escalation.step_index, repeat=escalation.repeat)
     if move.step_index is None:
         escalation.state = Escalation.State.EXHAUSTED
@@ -366,7 +375,7 @@ def _execute(
         )
         incident.refresh_from_db()
     targets = step_targets(step, incident=incident, at=now)
-    reachable = _reachable(targets)
+    reachable = _reachable(targets, high_urgency=incident.is_major)
     if reachable:
         _notify(
             incident=incident, escalation=escalation, step=step.position, users=reachable, now=now

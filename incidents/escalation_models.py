@@ -189,4 +189,5 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} to {self.address} ({self.status})"
+        # Never the address: for webhooks it is a secret URL.
+        return f"{self.channel} notification {self.key} ({self.status})"

@@ -72,6 +72,9 @@ def incident_detail_context(*, incident: Incident, user) -> dict:
     from .checklists import incident_records_context
 
     context.update(incident_records_context(incident=incident, user=user))
+    from .escalation_policies import incident_escalation_context
+
+    context.update(incident_escalation_context(incident=incident))
     if may_act:
         context.update(
             teams=Team.objects.order_by("-in_ioc", "name"),

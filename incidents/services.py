@@ -2,7 +2,7 @@
 timeline and broadcasts after commit."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -80,6 +80,8 @@ def incident_open(
     actor=None,
     via: str = Via.SYSTEM,
     at: datetime | None = None,
+    escalation_policy_id: int | None = None,
+    escalation_delay_seconds: float | None = None,
 ) -> Incident:
     at = at or timezone.now()
     with transaction.atomic():
@@ -106,7 +108,19 @@ def incident_open(
 
         checklist_apply_runbooks(incident=incident, alert_name=alert_name)
 
-        escalation_start(incident=incident, delay_seconds=settings.IOC_ESCALATION_DELAY_SECONDS)
+        # A route may choose the policy and hold the first step (its group wait), so a burst
+        # lands in one incident before anyone is paged.
+        policy = None
+        if escalation_policy_id is not None:
+            from .escalation_models import EscalationPolicy
+
+            policy = EscalationPolicy.objects.filter(pk=escalation_policy_id).first()
+        delay = (
+            settings.IOC_ESCALATION_DELAY_SECONDS
+            if escalation_delay_seconds is None
+            else escalation_delay_seconds
+        )
+        escalation_start(incident=incident, policy=policy, delay_seconds=delay)
         if incident.is_major and actor is None:
             # Opened as SEV1/SEV2 by alerts: start the stakeholder clock (a person declaring
             # by hand goes through incident_declare, which does the same).
@@ -126,15 +140,27 @@ def incident_open_or_join(
     service: str,
     at: datetime,
     alert_name: str = "",
+    window_minutes: int = 0,
+    escalation_policy_id: int | None = None,
+    escalation_delay_seconds: float | None = None,
 ) -> tuple[Incident, bool]:
     """The open incident for a group key, locked; opened if there is none. Race-safe: the
-    database allows one open incident per group key, and a loser of the race joins the winner."""
+    database allows one open incident per group key, and a loser of the race joins the winner.
+    With a window, an open incident of the group opened longer ago than that stops collecting
+    alerts (its group key is cleared) and a new one opens."""
     for _attempt in range(3):
         incident = (
             Incident.objects.select_for_update()
             .filter(group_key=group_key, status__in=OPEN_STATUSES)
             .first()
         )
+        if (
+            incident is not None
+            and window_minutes
+            and (incident.opened_at < at - timedelta(minutes=window_minutes))
+        ):
+            Incident.objects.filter(pk=incident.pk).update(group_key="")
+            incident = None
         if incident is not None:
             return incident, False
         try:
@@ -148,6 +174,8 @@ def incident_open_or_join(
                         group_key=group_key,
                         alert_name=alert_name,
                         at=at,
+                        escalation_policy_id=escalation_policy_id,
+                        escalation_delay_seconds=escalation_delay_seconds,
                     ),
                     True,
                 )

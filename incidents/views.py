@@ -35,10 +35,8 @@ def _incident_or_404(request, pk: int) -> Incident:
 
 @require_GET
 def board(request):
-
     incidents = incident_list_for_user(user=request.user, status="open")
     context = {"incidents": incidents, "kpis": board_kpis(user=request.user)}
-    context.update(oncall_board_context(user=request.user))
     context.update(oncall_board_context(user=request.user))
     return render(request, "incidents/board.html", context)
 

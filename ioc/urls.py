@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from alerts import api as alerts_api
+from alerts import catalog_urls, routing_urls, silence_urls
 from alerts import views as alerts_views
 from incidents import api as incidents_api
-from incidents import record_urls
+from incidents import escalation_urls, record_urls
 from incidents import views as incidents_views
 from teams import api as teams_api
 from teams import urls as teams_urls
@@ -57,6 +58,10 @@ api_v1 = [
     path("metrics/", incidents_api.MetricsApi.as_view(), name="api-metrics"),
     *record_urls.api_urlpatterns,
     *teams_urls.api_urlpatterns,
+    *escalation_urls.api_urlpatterns,
+    *catalog_urls.api_urlpatterns,
+    *silence_urls.api_urlpatterns,
+    *routing_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -106,6 +111,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     *record_urls.urlpatterns,
     *teams_urls.urlpatterns,
+    *catalog_urls.urlpatterns,
+    *silence_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -40,7 +40,7 @@ from .heartbeat import heartbeat_record_ping, heartbeats_check
 from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
 from .placement import _join as placement_join
-from .placement import alert_route_and_attach
+from .placement import alert_route_and_attach, placement_batch
 from .retention import deliveries_prune
 from .sources import (
     IgnoredPayload,
@@ -105,8 +105,9 @@ def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
         )
         seen = _seen_components.set(set())
         try:
-            for event in events:
-                delivery_process(event=event)
+            with placement_batch():
+                for event in events:
+                    delivery_process(event=event)
             # The service catalog learns of new services and hosts once per batch.
             if _seen_components.get():
                 service_discover(names_and_kinds=_seen_components.get(), at=timezone.now())

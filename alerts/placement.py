@@ -13,7 +13,9 @@ Order, and why:
    often arrive before their switch's own alert) by merging them into itself.
 """
 
+import contextvars
 import logging
+from contextlib import contextmanager
 from datetime import datetime
 
 from incidents.merging import incident_merge
@@ -35,6 +37,20 @@ from .sources.base import stable_hash
 from .suppression import inhibit_context, inhibition_for, silencing_for
 
 log = logging.getLogger(__name__)
+
+# The inhibit context of the batch being processed: loaded once per batch (it reads the firing
+# alerts that can inhibit), then kept current as alerts start firing within the batch.
+_batch_inhibit: contextvars.ContextVar = contextvars.ContextVar("batch_inhibit", default=None)
+
+
+@contextmanager
+def placement_batch():
+    """Wrap the processing of one batch so that per-batch lookups happen once."""
+    token = _batch_inhibit.set({})
+    try:
+        yield
+    finally:
+        _batch_inhibit.reset(token)
 
 
 def alert_components(alert: Alert) -> set[str]:
@@ -127,16 +143,24 @@ def _upstream_incident(alert: Alert) -> tuple[Incident, str] | None:
     return incident, down
 
 
-def _inhibitor(alert: Alert, fields: dict, at: datetime) -> tuple[str, Incident | None] | None:
-    context = inhibit_context(at)
+def _inhibit_context(at: datetime):
+    cache = _batch_inhibit.get()
+    if cache is None:  # outside a batch (a silence released, a test): load it now
+        return inhibit_context(at)
+    if "context" not in cache:
+        cache["context"] = inhibit_context(at)
+    return cache["context"]
+
+
+def _inhibited(alert: Alert, fields: dict, at: datetime) -> str | None:
+    context = _inhibit_context(at)
     if not context.rules:
         return None
-    reason = inhibition_for(
-        fields=fields, firing_sources=context, key=(alert.integration_id, alert.fingerprint)
-    )
-    if reason is None:
-        return None
-    return reason, None
+    key = (alert.integration_id, alert.fingerprint)
+    reason = inhibition_for(fields=fields, firing_sources=context, key=key)
+    # This alert now fires too: it may inhibit the ones after it in the batch.
+    context.add(fields=fields, key=key)
+    return reason
 
 
 def _pull_in_downstream(*, incident: Incident, alert: Alert, at: datetime) -> int:
@@ -173,6 +197,8 @@ def _pull_in_downstream(*, incident: Incident, alert: Alert, at: datetime) -> in
 
 def alert_route_and_attach(*, alert: Alert, at: datetime) -> Incident | None:
     """Place a new firing alert (see the module docstring). Returns its incident, if any."""
+    if alert.flapping:
+        return None  # a flapping alert is placed when it stops flapping (flapping_clear_quiet)
     integration = alert.integration
     fields = alert_fields(alert, integration=integration)
 
@@ -191,9 +217,9 @@ def alert_route_and_attach(*, alert: Alert, at: datetime) -> Incident | None:
         _join(alert=alert, incident=incident, at=at, suppressed=True)
         return incident
 
-    inhibited = _inhibitor(alert, fields, at)
+    inhibited = _inhibited(alert, fields, at)
     if inhibited is not None:
-        _mark(alert, "suppressed", inhibited[0])
+        _mark(alert, "suppressed", inhibited)
         return None
 
     team = _owner_team(decision, alert)

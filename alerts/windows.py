@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
+
+from teams.schedules import time_zone_error
 
 # One week: longer weekly windows would overlap themselves and never end.
 MAX_DURATION_MINUTES = 7 * 24 * 60
@@ -53,17 +54,6 @@ class WindowSpec:
 
 class WindowError(ValueError):
     """A spec that cannot be computed; window_errors says what is wrong with it."""
-
-
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def time_zone_error(name: str) -> str | None:
-    if name not in _zones():
-        return f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin"
-    return None
 
 
 def window_errors(spec: WindowSpec) -> dict[str, str]:

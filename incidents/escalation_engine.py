@@ -130,7 +130,8 @@ def fallback_targets(*, incident: Incident) -> list:
 def _notify(
     *,
     incident: Incident,
-    escalation: Escalation,
+    run: int,
+    repeat: int,
     step: int,
     users,
     now: datetime,
@@ -142,9 +143,9 @@ def _notify(
         for route in contact_routes(user, high_urgency=incident.is_major):
             key = notification_key(
                 incident_id=incident.pk,
-                run=escalation.run,
+                run=run,
                 step=step,
-                repeat=escalation.repeat,
+                repeat=repeat,
                 user_id=user.pk,
                 contact_method_id=route.contact_method_id,
                 rule=route.rule,
@@ -154,9 +155,9 @@ def _notify(
                 key=key,
                 defaults={
                     "incident": incident,
-                    "run": escalation.run,
+                    "run": run,
                     "step": step,
-                    "repeat": escalation.repeat,
+                    "repeat": repeat,
                     "user": user,
                     "contact_method_id": route.contact_method_id,
                     "rule_position": route.rule,
@@ -250,7 +251,8 @@ def escalation_on_resolved(*, incident: Incident) -> None:
     if paged_user_ids:
         _notify(
             incident=incident,
-            escalation=escalation,
+            run=escalation.run,
+            repeat=escalation.repeat,
             step=-2,
             users=_users(sorted(paged_user_ids)),
             now=timezone.now(),
@@ -378,7 +380,12 @@ def _execute(
     reachable = _reachable(targets, high_urgency=incident.is_major)
     if reachable:
         _notify(
-            incident=incident, escalation=escalation, step=step.position, users=reachable, now=now
+            incident=incident,
+            run=escalation.run,
+            repeat=escalation.repeat,
+            step=step.position,
+            users=reachable,
+            now=now,
         )
         names = ", ".join(user.get_username() for user in reachable)
         timeline_append(
@@ -393,7 +400,14 @@ def _execute(
         )
         return
     fallback = fallback_targets(incident=incident)
-    _notify(incident=incident, escalation=escalation, step=-1, users=fallback, now=now)
+    _notify(
+        incident=incident,
+        run=escalation.run,
+        repeat=escalation.repeat,
+        step=-1,
+        users=fallback,
+        now=now,
+    )
     who = (
         ", ".join(u.get_username() for u in fallback)
         or "nobody (no manager or floor lead with a contact method)"
@@ -445,3 +459,27 @@ def escalations_ack_timeouts_due(*, now: datetime | None = None, limit: int = 10
             )
             count += 1
     return count
+
+
+def responders_page(*, incident: Incident, team, now: datetime | None = None) -> list:
+    """A team added as responders: page whoever is on call for it now (its managers when
+    nobody is), outside the escalation's steps. Returns who was paged."""
+    from teams import selectors as people
+
+    now = now or timezone.now()
+    targets = _reachable(people.team_oncall_now(team=team, at=now), high_urgency=incident.is_major)
+    if not targets:
+        targets = _reachable(people.team_managers(team=team), high_urgency=incident.is_major)
+    escalation = Escalation.objects.filter(incident=incident).first()
+    # Keyed by the team: adding the same team twice in a run never pages twice.
+    _notify(
+        incident=incident,
+        run=escalation.run if escalation else 0,
+        repeat=0,
+        step=-(1000 + team.pk),
+        users=targets,
+        now=now,
+        # Not a step of the escalation: an acknowledgement does not cancel it.
+        purpose="responders",
+    )
+    return targets

@@ -70,17 +70,30 @@ def incident_add_responders(
             )
             if created:
                 added.append(responder)
+        paged = []
+        for responder in added:
+            if responder.team is not None:
+                from .escalation_engine import responders_page
+
+                paged += responders_page(incident=incident, team=responder.team)
         if added:
             names = [str(r.user.get_username() if r.user else f"team {r.team.name}") for r in added]
             timeline_append(
                 incident=incident,
                 kind=IncidentEvent.Kind.RESPONDERS_ADDED,
-                message="Responders added: " + ", ".join(names),
+                message="Responders added: "
+                + ", ".join(names)
+                + (
+                    f"; paging {', '.join(sorted({u.get_username() for u in paged}))}"
+                    if paged
+                    else ""
+                ),
                 actor=actor,
                 via=via,
                 data={
                     "users": [r.user.get_username() for r in added if r.user],
                     "teams": [r.team.slug for r in added if r.team],
+                    "paged": sorted({u.get_username() for u in paged}),
                 },
             )
             incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)

@@ -312,3 +312,34 @@ def test_two_sweepers_racing_over_500_due_incidents_make_each_page_once():
     assert Notification.objects.count() == 1000  # 500 incidents x (email, sms), once each
     assert Notification.objects.values("key").distinct().count() == 1000
     assert all(Escalation.objects.get(incident=i).state == "exhausted" for i in incidents[:5])
+
+
+def test_adding_a_team_as_responders_pages_its_on_call(floor):
+    reach(floor.dave)
+    schedule_create(
+        team=floor.dba,
+        name="DBA",
+        time_zone="UTC",
+        layers=[
+            LayerInput(
+                name="p",
+                start=timezone.now().date() - timedelta(days=1),
+                rotation_kind="daily",
+                users=[floor.dave],
+            )
+        ],
+    )
+    incident = open_incident(floor.first_line)
+    services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
+    ownership.incident_add_responders(
+        incident_id=incident.pk, teams=[floor.dba], actor=floor.alice, via="api"
+    )
+    row = Notification.objects.get(incident=incident)
+    assert (row.user, row.purpose, row.status) == (floor.dave, "responders", "pending")
+    # Adding the team again pages nobody twice.
+    ownership.incident_add_responders(
+        incident_id=incident.pk, teams=[floor.dba], actor=floor.alice, via="api"
+    )
+    assert Notification.objects.filter(incident=incident).count() == 1
+    event = incident.events.get(kind="responders_added")
+    assert event.data["paged"] == ["dave"]

@@ -121,7 +121,13 @@ def deliveries_sweep() -> int:
     died, Redis was down), then overdue heartbeats, flapping gone quiet and, once a minute,
     retention. Returns how many deliveries it processed."""
     done = deliveries_process_pending(older_than=timedelta(minutes=1))
-    parts = [heartbeats_check, flapping_clear_quiet, silences_handle_ended, incidents_auto_resolve]
+    parts = [
+        heartbeats_check,
+        flapping_clear_quiet,
+        silences_handle_ended,
+        incidents_auto_resolve,
+        self_monitor,
+    ]
     if _retention_due():
         parts += [deliveries_prune, flap_states_prune]
     now = timezone.now()
@@ -493,3 +499,10 @@ def incidents_auto_resolve(*, now: datetime) -> int:
     from incidents.services import incidents_auto_resolve_due
 
     return incidents_auto_resolve_due(now=now)
+
+
+def self_monitor(*, now: datetime) -> str:
+    """A stalled escalation sweeper raises an alert of its own (selfmonitor.py)."""
+    from .selfmonitor import self_monitor_check
+
+    return self_monitor_check(now=now)

@@ -128,6 +128,7 @@ class _Snapshot:
     graph: dict[str, frozenset[str]]
     # Filled on demand: most components are never asked about.
     closures: dict[str, frozenset[str]] = field(default_factory=dict)
+    depended_on: frozenset[str] | None = None
 
 
 _snapshot: _Snapshot | None = None
@@ -211,6 +212,15 @@ def catalog_upstream(*, names: Iterable[str]) -> dict[str, set[str]]:
             closure = snapshot.closures[name] = frozenset(upstream_closure(snapshot.graph, name))
         result[name] = set(closure)
     return result
+
+
+def catalog_has_dependents(*, names: Iterable[str]) -> bool:
+    """Does anything in the catalog depend on one of these names? Answered from the snapshot:
+    the placement path asks it for every new incident, and most components have no dependents."""
+    snapshot = _current()
+    if snapshot.depended_on is None:
+        snapshot.depended_on = frozenset(name for ups in snapshot.graph.values() for name in ups)
+    return any(name in snapshot.depended_on for name in names)
 
 
 def catalog_depends_on_transitively(*, name: str) -> set[str]:

@@ -29,7 +29,7 @@ from incidents.services import (
 )
 from teams.models import Team
 
-from .catalog import catalog_upstream, service_owner_team_id
+from .catalog import catalog_has_dependents, catalog_upstream, service_owner_team_id
 from .matchers import alert_fields
 from .models import Alert
 from .routing import RouteDecision, route_alert
@@ -167,7 +167,7 @@ def _pull_in_downstream(*, incident: Incident, alert: Alert, at: datetime) -> in
     """Merge into `incident` the open incidents whose alerts all sit below this alert's
     components: they were opened by the downstream noise before the cause showed up."""
     components = alert_components(alert)
-    if not components:
+    if not components or not catalog_has_dependents(names=components):
         return 0
     candidates = list(
         Alert.objects.filter(status=Alert.Status.FIRING, incident__status__in=OPEN_STATUSES)

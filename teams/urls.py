@@ -3,10 +3,23 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, me_views, views
 
 # Browser pages and htmx actions, mounted at /
 urlpatterns: list = [
+    path("me/notifications/", me_views.me_view, name="me-notifications"),
+    path("me/notifications/methods/", me_views.me_method_add_view, name="me-method-add"),
+    path(
+        "me/notifications/methods/<int:pk>/delete/",
+        me_views.me_method_delete_view,
+        name="me-method-delete",
+    ),
+    path("me/notifications/rules/", me_views.me_rule_add_view, name="me-rule-add"),
+    path(
+        "me/notifications/rules/<int:pk>/delete/",
+        me_views.me_rule_delete_view,
+        name="me-rule-delete",
+    ),
     path("schedules/", views.schedule_list_view, name="schedules"),
     path("schedules/mine.ics", views.my_ical_view, name="schedules-mine-ical"),
     path("schedules/oncall-now/", views.oncall_now_view, name="oncall-now"),

@@ -21,7 +21,7 @@ from ioc import background
 
 from . import sns
 from .models import InboundEvent, Integration
-from .payloads import BodyError, check_media_type, decode_body, redact_headers
+from .payloads import BodyError, check_media_type, decode_body, redact_body, redact_headers
 from .ratelimit import rate_limit_retry_after
 from .sources import PayloadError, source_for_kind
 from .tokens import token_hash
@@ -160,7 +160,7 @@ def delivery_store(
             integration=integration,
             content_type=content_type[:200],
             headers=redact_headers(headers),
-            body=body.decode("utf-8"),
+            body=redact_body(body.decode("utf-8")),
         )
         transaction.on_commit(background.kick_processing)
     return event

@@ -1,6 +1,7 @@
 """Decoding and checking raw bodies: the checks that need no parser (shared by accept, process)."""
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -100,6 +101,13 @@ def decode_body(body: bytes, content_type: str) -> Any:
 
 
 SENSITIVE_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+# Credentials some tools put in the body itself (PagerDuty's routing_key is the integration
+# token): the stored copy keeps the body as sent, with only the value blanked.
+SENSITIVE_BODY_KEY = re.compile(r'("routing_key"\s*:\s*")(?:[^"\\]|\\.)*(")')
+
+
+def redact_body(text: str) -> str:
+    return SENSITIVE_BODY_KEY.sub(r"\1[redacted]\2", text)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

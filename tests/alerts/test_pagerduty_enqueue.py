@@ -129,3 +129,13 @@ def test_the_routing_key_is_redacted_from_stored_headers_and_kept_out_of_alerts(
     enqueue(trigger(token, dedup_key="k"))
     process()
     assert token not in json.dumps(Alert.objects.get().labels)
+
+
+def test_the_routing_key_is_not_stored_in_the_raw_delivery(pagerduty):
+    _, token = pagerduty
+    enqueue(trigger(token, dedup_key="k"))
+    stored = InboundEvent.objects.get()
+    assert token not in stored.body
+    assert '"routing_key": "[redacted]"' in stored.body
+    process()
+    assert Alert.objects.get().fingerprint == "k"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -91,8 +91,21 @@ def deliveries_process_pending(*, older_than: timedelta | None = None) -> int:
             return done
 
 
+# Batches take their alert and incident locks in payload order, so two batches running at once
+# can lock the same incidents in opposite orders and deadlock (measured: two Celery workers fell
+# to a few alerts/s). Until batches lock in one global order, they take turns on PostgreSQL.
+PROCESSING_LOCK_KEY = 0x10C0_0001
+
+
+def _take_processing_turn() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROCESSING_LOCK_KEY])
+
+
 def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
     with transaction.atomic():
+        _take_processing_turn()
         pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)

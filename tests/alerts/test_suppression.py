@@ -473,10 +473,6 @@ class TestSilencesHandleEnded:
         broken.refresh_from_db()
         assert broken.suppression == "silenced"  # rolled back: tried again next sweep
 
-    @pytest.mark.skipif(
-        not hasattr(ingest, "alert_route_and_attach"),
-        reason="waiting on alerts.ingest.alert_route_and_attach (the processing path's hook)",
-    )
     def test_it_gives_a_released_alert_its_incident(self, floor):
         silence = _silence(floor, source="db01")
         alert = _silenced_alert(floor)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from incidents.broadcast import incident_changed_on_commit
 from incidents.models import OPEN_STATUSES, Incident, IncidentEvent, Status, Via
 from incidents.services import (
+    SEVERITY_RANK,
     incident_raise_severity,
     incident_transition,
     severity_for_alert,
@@ -310,13 +311,17 @@ def _alert_repeat(
         fields.append("source_started_at")
     alert.save(update_fields=fields)
     if alert.incident_id is not None:
-        incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
-        incident_raise_severity(
-            incident=incident,
-            severity=severity_for_alert(alert.severity),
-            reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
-        )
-        incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+        # Most repeats change nothing on the incident: lock it only when the severity rises, so
+        # a storm of repeats does not queue every batch behind one incident row.
+        current = Incident.objects.filter(pk=alert.incident_id).values("severity", "team_id")[0]
+        wanted = severity_for_alert(alert.severity)
+        if SEVERITY_RANK[wanted] < SEVERITY_RANK[current["severity"]]:
+            incident_raise_severity(
+                incident=Incident.objects.select_for_update().get(pk=alert.incident_id),
+                severity=wanted,
+                reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
+            )
+        incident_changed_on_commit(incident_id=alert.incident_id, team_id=current["team_id"])
     return AlertOutcome(alert.pk, alert.fingerprint, "updated", flapping=alert.flapping)
 
 

@@ -151,17 +151,27 @@ def payload_check(*, integration: Integration, body: bytes, content_type: str):
 # --- accept ---------------------------------------------------------------------------------------
 
 
+def delivery_row(
+    *, integration: Integration, body: bytes, content_type: str, headers: Mapping[str, str]
+) -> InboundEvent:
+    """The delivery as it is stored (unsaved): credentials redacted from headers and body."""
+    return InboundEvent(
+        integration=integration,
+        content_type=content_type[:200],
+        headers=redact_headers(headers),
+        body=redact_body(body.decode("utf-8")),
+    )
+
+
 def delivery_store(
     *, integration: Integration, body: bytes, content_type: str, headers: Mapping[str, str]
 ) -> InboundEvent:
     """The durable part: one INSERT, committed before the caller answers; then kick processing."""
     with transaction.atomic():
-        event = InboundEvent.objects.create(
-            integration=integration,
-            content_type=content_type[:200],
-            headers=redact_headers(headers),
-            body=redact_body(body.decode("utf-8")),
+        event = delivery_row(
+            integration=integration, body=body, content_type=content_type, headers=headers
         )
+        event.save()
         transaction.on_commit(background.kick_processing)
     return event
 

@@ -42,6 +42,7 @@ from django.utils.module_loading import import_string
 from ioc import background
 
 from .accept import (
+    delivery_row,
     integration_find_by_token,
     integration_usable,
     payload_check,
@@ -50,7 +51,7 @@ from .accept import (
     token_from_authorization,
 )
 from .models import InboundEvent, Integration
-from .payloads import BodyError, redact_headers
+from .payloads import BodyError
 from .tokens import token_hash
 from .views import json_error
 
@@ -181,11 +182,11 @@ async def webhook_accept(
         else:
             payload_check(integration=integration, body=body, content_type=content_type)
         # As accept.delivery_store writes it; the rate limit is counted in the group.
-        event = InboundEvent(
-            integration_id=integration.pk,
-            content_type=content_type[:200],
-            headers=redact_headers(request.headers),
-            body=body.decode("utf-8"),
+        event = delivery_row(
+            integration=integration,
+            body=body,
+            content_type=content_type,
+            headers=request.headers,
         )
         delivery_id = await state.committer.store(integration, event, size=len(body))
     except BodyError as exc:

@@ -521,3 +521,20 @@ def test_the_token_never_reaches_the_logs(live_asgi, fast, caplog, monkeypatch):
         if record.exc_info:
             text += logging.Formatter().formatException(record.exc_info)
         assert not any(token in text for token in tokens), record.getMessage()
+
+
+def test_the_routing_key_is_blanked_in_the_stored_body_on_both_paths(live_asgi, mode):
+    from alerts.services import integration_create
+
+    floor = Floor()
+    _, token = integration_create(name="PD", kind="pagerduty", team=floor.first_line)
+    event = {
+        "routing_key": token,
+        "event_action": "trigger",
+        "dedup_key": "k",
+        "payload": {"summary": "Disk full", "source": "db-1", "severity": "error"},
+    }
+    assert post(live_asgi.url, f"/integrations/{token}/", event).status == 202
+    stored = InboundEvent.objects.get()
+    assert token not in stored.body
+    assert '"routing_key": "[redacted]"' in stored.body

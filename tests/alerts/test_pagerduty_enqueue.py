@@ -139,3 +139,12 @@ def test_the_routing_key_is_not_stored_in_the_raw_delivery(pagerduty):
     assert '"routing_key": "[redacted]"' in stored.body
     process()
     assert Alert.objects.get().fingerprint == "k"
+
+
+def test_the_routing_key_is_blanked_at_the_integration_url_too(client, pagerduty):
+    _, token = pagerduty
+    response = client.post(
+        f"/integrations/{token}/", data=json.dumps(trigger(token)), content_type="application/json"
+    )
+    assert response.status_code == 202
+    assert token not in InboundEvent.objects.get().body

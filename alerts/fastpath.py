@@ -53,7 +53,7 @@ from .accept import (
 from .models import InboundEvent, Integration
 from .payloads import BodyError
 from .tokens import token_hash
-from .views import json_error
+from .views import accepted_body, body_error_response, json_error
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ class WebhookFastPath:
             return await self.app(scope, replay(body, receive), send)
         answer = await webhook_accept(request, body, path_token=path_token)
         if isinstance(answer, int):
-            # views._accepted_or_error's 202, without building a response object.
-            body = json.dumps({"status": "accepted", "delivery_id": answer}).encode()
+            # The view's 202, without building a response object.
+            body = json.dumps(accepted_body(answer)).encode()
             headers = [(b"Content-Type", b"application/json")]
             await send_answer(send, 202, headers, body, secure=request.is_secure())
         else:
@@ -190,8 +190,7 @@ async def webhook_accept(
         )
         delivery_id = await state.committer.store(integration, event, size=len(body))
     except BodyError as exc:
-        extra = {"field": exc.field} if exc.field else {}
-        return json_error(exc.status, str(exc), retry_after=exc.retry_after, **extra)
+        return body_error_response(exc)
     except StoreFailed:
         return json_error(500, NOT_STORED)
     except Exception:

@@ -35,6 +35,17 @@ def json_error(status: int, message: str, *, retry_after: int | None = None, **e
     return response
 
 
+def body_error_response(exc: BodyError) -> JsonResponse:
+    """A refused delivery's answer. Over the rate limit this is a 503, never a 429: Alertmanager
+    treats every 4xx as final and would drop the alert."""
+    extra = {"field": exc.field} if exc.field else {}
+    return json_error(exc.status, str(exc), retry_after=exc.retry_after, **extra)
+
+
+def accepted_body(delivery_id: int) -> dict:
+    return {"status": "accepted", "delivery_id": delivery_id}
+
+
 def _accepted_or_error(request, integration_or_error):
     try:
         integration = integration_or_error()
@@ -45,11 +56,8 @@ def _accepted_or_error(request, integration_or_error):
             headers=request.headers,
         )
     except BodyError as exc:
-        # Over the rate limit this is a 503, never a 429: Alertmanager treats every 4xx as final
-        # and would drop the alert.
-        extra = {"field": exc.field} if exc.field else {}
-        return json_error(exc.status, str(exc), retry_after=exc.retry_after, **extra)
-    return JsonResponse({"status": "accepted", "delivery_id": event.pk}, status=202)
+        return body_error_response(exc)
+    return JsonResponse(accepted_body(event.pk), status=202)
 
 
 @webhook

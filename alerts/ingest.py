@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from incidents.broadcast import incident_changed_on_commit
+from incidents.merging import incident_recount_alerts
 from incidents.models import OPEN_STATUSES, Incident, IncidentEvent, Status, Via
 from incidents.services import (
     SEVERITY_RANK,
@@ -506,9 +506,8 @@ def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> Aler
 
 
 def incident_recount(incident: Incident) -> None:
-    """alert_count is derived: counted from the alerts table, never incremented by hand."""
-    counted = Alert.objects.filter(incident=incident).aggregate(n=Count("id"))["n"]
-    Incident.objects.filter(pk=incident.pk).update(alert_count=counted)
+    """Recount the incident's alerts (incidents.merging) and tell the browsers."""
+    incident_recount_alerts(incident=incident)
     incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
 
 

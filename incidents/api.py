@@ -354,7 +354,7 @@ class IncidentMergeApi(IncidentActionApi):
 
     def post(self, request, pk: int):
         into = request.data.get("into") if isinstance(request.data, dict) else None
-        if not isinstance(into, int):
+        if isinstance(into, bool) or not isinstance(into, int):
             raise ValidationError({"into": "the id of the incident to merge into"})
         target = incident_for_request(request, into)
         if not incident_user_may_act(user=request.user, incident=target):

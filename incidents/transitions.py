@@ -5,7 +5,7 @@ A resolved incident may be reopened (to acknowledged, or to triggered when a sou
 it is closed. Closed is final.
 """
 
-from .models import OPEN_STATUSES, Status
+from .models import Status
 
 FORWARD_ORDER = [
     Status.TRIGGERED,
@@ -57,7 +57,3 @@ def check(current: str, target: str, *, reopen: bool = False) -> bool:
     if not is_allowed(current, target) or (is_reopen(current, target) and not reopen):
         raise TransitionNotAllowed(current, target)
     return True
-
-
-def is_open(status: str) -> bool:
-    return status in OPEN_STATUSES

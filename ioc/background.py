@@ -115,7 +115,6 @@ class EmbeddedWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.last_run_at: float | None = None
 
     @property
     def running(self) -> bool:
@@ -155,7 +154,6 @@ class EmbeddedWorker:
                 if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:
                     deliveries_sweep()
                     last_sweep = time.monotonic()
-                self.last_run_at = time.time()
             except Exception:
                 log.exception("background processing failed; retrying shortly")
                 time.sleep(1.0)

@@ -5,8 +5,9 @@ By default 5 or more state changes within 10 minutes mark it flapping; it stays 
 IOC_FLAP_QUIET_SECONDS). A state change is an alert created (a firing) or resolved; repeats of the
 same state are not changes. While flapping, a firing opens no incident and pages nobody.
 
-The decision is pure (`flap_is_flapping`); `flap_record_change` keeps the history of one
-fingerprint in a FlapState row, because each firing after a resolve is a new Alert row.
+The decision is pure (`flap_is_flapping`, `flap_apply_change`); a FlapState row keeps the history
+of one fingerprint, because each firing after a resolve is a new Alert row. The processing batch
+(alerts/batch.py) reads and writes those rows in bulk.
 """
 
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from .models import FlapState, Integration
+from .models import FlapState
 
 
 @dataclass(frozen=True)
@@ -75,32 +76,20 @@ class FlapChange:
     changes: int  # changes within the window, for the message
 
 
-def flap_record_change(*, integration: Integration, fingerprint: str, at: datetime) -> FlapChange:
-    """Record a state change of a fingerprint and decide whether it is now flapping. Call inside
-    the transaction that made the change, after the alert row is written and locked: writers
-    of one fingerprint then always lock the alert before this row, never the other way round."""
-    policy = flap_policy()
-    if not policy.enabled:
-        return FlapChange(flapping=False, started=False, changes=0)
-    state, created = FlapState.objects.select_for_update().get_or_create(
-        integration=integration,
-        fingerprint=fingerprint,
-        defaults={"last_change_at": at, "changes": [at.isoformat()]},
-    )
-    history = [] if created else flap_state_changes(state)
-    changes = flap_changes_kept([*history, at], policy=policy)
+def flap_apply_change(state: FlapState, *, at: datetime, policy: FlapPolicy) -> FlapChange:
+    """Add a state change at `at` to a fingerprint's history (the object only: the processing
+    batch writes it) and decide whether the fingerprint is now flapping."""
+    changes = flap_changes_kept([*flap_state_changes(state), at], policy=policy)
     now = max(changes)
     # A state the sweep has not cleared yet (it runs every 10 s) still counts as flapping here:
     # clearing it has work to do (alerts to unmark, an incident to open) that belongs there.
     flapping = flap_is_flapping(changes, now=now, was_flapping=state.flapping, policy=policy)
     started = flapping and not state.flapping
-    if not created or flapping:  # a new row already holds this one change
-        state.changes = [change.isoformat() for change in changes]
-        state.last_change_at = now
-        state.flapping = flapping
-        if started:
-            state.flapping_since = at
-        state.save(update_fields=["changes", "last_change_at", "flapping", "flapping_since"])
+    state.changes = [change.isoformat() for change in changes]
+    state.last_change_at = now
+    state.flapping = flapping
+    if started:
+        state.flapping_since = at
     within = sum(1 for change in changes if now - change <= policy.window)
     return FlapChange(flapping=flapping, started=started, changes=within)
 

@@ -102,7 +102,7 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
     """Fire "HeartbeatMissed" for each enabled heartbeat integration that has gone quiet, once:
     not while its previous one is still open. Returns how many fired."""
     # Imported here: ingest imports this module to record pings, and this part builds on it.
-    from .ingest import alert_apply
+    from .ingest import alert_apply, processing_turn
 
     now = now or timezone.now()
     fired = 0
@@ -112,6 +112,8 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
         if not heartbeat_overdue(last_seen=_last_seen(candidate), now=now, config=config):
             continue
         with transaction.atomic():
+            # Processing's turn first (it may be recording a ping, which locks the row below).
+            processing_turn()
             # The row lock makes two sweeps take turns; a ping being processed holds it too,
             # and then this one is skipped: the ping answers the question.
             integration = (

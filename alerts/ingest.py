@@ -2,21 +2,20 @@
 
 Runs after commit, in batches, by a Celery worker (REDIS_URL set) or the background thread of
 `manage.py serve`; idempotent, because a batch commits its alerts and marks its deliveries done in
-one transaction, so a batch cut short by a crash is simply done again.
+one transaction, so a batch cut short by a crash is simply done again. A batch reads and writes
+in bulk (alerts/batch.py): the per-alert functions below change its in-memory state.
 """
 
-import contextvars
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from incidents.broadcast import incident_changed_on_commit
-from incidents.merging import incident_recount_alerts
 from incidents.models import OPEN_STATUSES, Incident, IncidentEvent, Status, Via
 from incidents.services import (
     SEVERITY_RANK,
@@ -27,12 +26,12 @@ from incidents.services import (
 )
 
 from . import sns
+from .batch import Batch, batch_scope
 from .catalog import service_discover
 from .flapping import (
     FlapChange,
     flap_is_flapping,
     flap_policy,
-    flap_record_change,
     flap_state_changes,
     flap_states_prune,
     flap_states_quiet,
@@ -41,7 +40,7 @@ from .heartbeat import heartbeat_record_ping, heartbeats_check
 from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
 from .placement import _join as placement_join
-from .placement import alert_route_and_attach, placement_batch
+from .placement import alert_route_and_attach
 from .retention import deliveries_prune
 from .sources import (
     IgnoredPayload,
@@ -53,11 +52,6 @@ from .sources import (
 from .suppression import silences_handle_ended
 
 log = logging.getLogger(__name__)
-
-# The services and hosts seen by the batch being processed, for the catalog.
-_seen_components: contextvars.ContextVar[set | None] = contextvars.ContextVar(
-    "seen_components", default=None
-)
 
 # Deadlock and serialization failure: another worker won a lock race; trying again succeeds.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
@@ -92,21 +86,35 @@ def deliveries_process_pending(*, older_than: timedelta | None = None) -> int:
             return done
 
 
-# Batches take their alert and incident locks in payload order, so two batches running at once
-# can lock the same incidents in opposite orders and deadlock (measured: two Celery workers fell
-# to a few alerts/s). Until batches lock in one global order, they take turns on PostgreSQL.
+# Everything that creates or places alerts takes turns on this PostgreSQL advisory lock: a batch
+# then never races another for an alert's unique slot or an incident's row, so it needs neither
+# savepoints nor retries per alert. Measured on two cores, one processor at a time with bulk
+# statements is faster than several contending (docs/benchmarks.md).
 PROCESSING_LOCK_KEY = 0x10C0_0001
 
 
-def _take_processing_turn() -> None:
+def processing_turn() -> None:
+    """Wait for this transaction's turn to process (released at commit or rollback)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROCESSING_LOCK_KEY])
 
 
 def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
+    """Process one batch of pending deliveries with bulk statements. Should a delivery hit an
+    error that is not its payload's fault (a lock conflict, a bug of ours), the batch is rolled
+    back and done again one delivery at a time, each in its own savepoint, so the others still
+    go through and that one keeps its error."""
+    try:
+        return _batch_process(older_than=older_than, careful=False)
+    except Exception:
+        log.warning("batch rolled back; processing its deliveries one at a time", exc_info=True)
+        return _batch_process(older_than=older_than, careful=True)
+
+
+def _batch_process(*, older_than: timedelta | None, careful: bool) -> int:
     with transaction.atomic():
-        _take_processing_turn()
+        processing_turn()
         pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)
@@ -117,17 +125,60 @@ def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
             .select_related("integration__team")
             .select_for_update(skip_locked=True, of=("self",))[: settings.IOC_PROCESS_BATCH_SIZE]
         )
-        seen = _seen_components.set(set())
-        try:
-            with placement_batch():
-                for event in events:
-                    delivery_process(event=event)
-            # The service catalog learns of new services and hosts once per batch.
-            if _seen_components.get():
-                service_discover(names_and_kinds=_seen_components.get(), at=timezone.now())
-        finally:
-            _seen_components.reset(seen)
+        components: set[tuple[str, str]] = set()
+        if careful:
+            for event in events:
+                components |= _delivery_process_alone(event)
+        else:
+            components = _deliveries_process_together(events)
+        InboundEvent.objects.bulk_update(
+            events, ["status", "error", "result", "processed_at", "attempts"], batch_size=500
+        )
+        # The service catalog learns of new services and hosts once per batch.
+        if components:
+            service_discover(names_and_kinds=components, at=timezone.now())
     return len(events)
+
+
+def _deliveries_process_together(events: list[InboundEvent]) -> set[tuple[str, str]]:
+    parsed: dict[int, list[ParsedAlert]] = {}
+    for event in events:
+        event.attempts += 1
+        try:
+            parsed[event.pk] = _delivery_parse(event)
+        except Exception as exc:
+            _delivery_refused(event, exc)
+    with batch_scope() as batch:
+        batch.load(
+            (event.integration_id, item.fingerprint)
+            for event in events
+            for item in parsed.get(event.pk, ())
+        )
+        for event in events:
+            if event.pk in parsed:
+                _delivery_done(event, _delivery_apply(event, parsed[event.pk]))
+        return batch.components
+
+
+def _delivery_process_alone(event: InboundEvent) -> set[tuple[str, str]]:
+    event.attempts += 1
+    try:
+        with transaction.atomic(), batch_scope() as batch:
+            outcomes = _delivery_apply(event, _delivery_parse(event))
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+            _delivery_refused(event, exc)
+            return set()
+        # Lost a lock race (a deadlock with someone outside processing): not the delivery's
+        # fault, so it stays pending for the next batch or the sweep.
+        log.warning("delivery %s left pending after lock contention: %s", event.pk, exc)
+        event.error = f"will retry: {str(exc).strip().splitlines()[0]}"
+        return set()
+    except Exception as exc:
+        _delivery_refused(event, exc)
+        return set()
+    _delivery_done(event, outcomes)
+    return batch.components
 
 
 def deliveries_sweep() -> int:
@@ -164,114 +215,98 @@ def _retention_due() -> bool:
     return True
 
 
-def delivery_process(*, event: InboundEvent) -> None:
-    """Turn one stored delivery into alerts. A parse error is kept on the delivery, never lost."""
+def _delivery_parse(event: InboundEvent) -> list[ParsedAlert]:
+    payload = decode_body(event.body.encode("utf-8"), event.content_type)
     integration = event.integration
-    event.attempts += 1
-    try:
-        outcomes = _delivery_apply(event=event, integration=integration)
-    except _Contended as exc:
-        # Not the delivery's fault: it stays pending for the next batch or the sweep.
-        log.warning("delivery %s left pending after lock contention: %s", event.pk, exc)
-        event.error = f"will retry: {exc}"
-        event.save(update_fields=["error", "attempts"])
-        return
-    except IgnoredPayload as exc:
-        event.status = InboundEvent.Status.PROCESSED
-        event.error = ""
+    return source_for_kind(integration.kind).parse(
+        payload, event.headers, config=integration.config
+    )
+
+
+def _delivery_apply(event: InboundEvent, parsed: list[ParsedAlert]) -> list[AlertOutcome]:
+    integration = event.integration
+    outcomes = [
+        alert_apply(integration=integration, parsed=item, at=event.received_at) for item in parsed
+    ]
+    if integration.kind == Integration.Kind.HEARTBEAT:
+        heartbeat_record_ping(integration=integration, at=event.received_at)
+    return outcomes
+
+
+def _delivery_done(event: InboundEvent, outcomes: list[AlertOutcome]) -> None:
+    event.status = InboundEvent.Status.PROCESSED
+    event.error = ""
+    event.result = {"alerts": [outcome.as_dict() for outcome in outcomes]}
+    event.processed_at = timezone.now()
+
+
+def _delivery_refused(event: InboundEvent, exc: Exception) -> None:
+    """A delivery that yields no alerts: ignored, a subscription to confirm, a payload error kept
+    on the delivery (never lost), or, for a bug of ours, the error for a later retry."""
+    event.status = InboundEvent.Status.PROCESSED
+    event.error = ""
+    if isinstance(exc, IgnoredPayload):
         event.result = {"ignored": exc.reason}
-    except SubscriptionConfirmation as exc:
+    elif isinstance(exc, SubscriptionConfirmation):
         # Confirmed here, after the webhook answered, and only with an allowed AWS host.
-        event.status = InboundEvent.Status.PROCESSED
-        event.error = ""
         event.result = {
             "subscription_confirmation": exc.topic_arn,
             **sns.sns_confirm_subscription(subscribe_url=exc.subscribe_url),
         }
-    except (PayloadError, BodyError) as exc:
+    elif isinstance(exc, (PayloadError, BodyError)):
         event.status = InboundEvent.Status.FAILED
         event.error = str(exc)
-    except Exception as exc:
-        # A bug of ours must not wedge the queue: keep the delivery with the error for a retry.
-        log.exception("processing delivery %s failed", event.pk)
+    else:
+        log.error("processing delivery %s failed", event.pk, exc_info=exc)
         event.status = InboundEvent.Status.FAILED
         event.error = f"internal error: {type(exc).__name__}: {exc}"
-    else:
-        event.status = InboundEvent.Status.PROCESSED
-        event.error = ""
-        event.result = {"alerts": [outcome.as_dict() for outcome in outcomes]}
     event.processed_at = timezone.now()
-    event.save(update_fields=["status", "error", "result", "processed_at", "attempts"])
-
-
-class _Contended(Exception):
-    pass
-
-
-def _delivery_apply(*, event: InboundEvent, integration: Integration) -> list[AlertOutcome]:
-    try:
-        with transaction.atomic():
-            payload = decode_body(event.body.encode("utf-8"), event.content_type)
-            parsed = source_for_kind(integration.kind).parse(
-                payload, event.headers, config=integration.config
-            )
-            outcomes = [
-                alert_apply(integration=integration, parsed=item, at=event.received_at)
-                for item in parsed
-            ]
-            if integration.kind == Integration.Kind.HEARTBEAT:
-                heartbeat_record_ping(integration=integration, at=event.received_at)
-            return outcomes
-    except OperationalError as exc:
-        # Parallel batches lock the alerts and incidents of interleaved fingerprints in
-        # different orders, so PostgreSQL may pick this savepoint as a deadlock victim. It is
-        # rolled back with its locks; the next batch takes the delivery again. Retrying here
-        # instead would hold the batch's other locks longer and feed more deadlocks (measured).
-        if getattr(exc.__cause__, "sqlstate", None) in TRANSIENT_SQLSTATES:
-            raise _Contended(str(exc).strip().splitlines()[0]) from exc
-        raise
 
 
 def alert_apply(*, integration: Integration, parsed: ParsedAlert, at: datetime) -> AlertOutcome:
-    seen = _seen_components.get()
-    if seen is not None and parsed.status != "resolved":
-        if parsed.service:
-            seen.add((parsed.service, "service"))
-        if parsed.source:
-            seen.add((parsed.source, "host"))
-    if parsed.status == "resolved":
-        return _alert_resolve(integration=integration, parsed=parsed, at=at)
-    if parsed.status == "acknowledged":
-        return _alert_acknowledge(integration=integration, parsed=parsed)
-    for _attempt in range(3):
-        alert = _open_alert(integration, parsed.fingerprint)
+    """Apply one parsed alert inside the current batch (alerts/batch.py)."""
+    with batch_scope() as batch:
+        if parsed.status != "resolved":
+            if parsed.service:
+                batch.components.add((parsed.service, "service"))
+            if parsed.source:
+                batch.components.add((parsed.source, "host"))
+        alert = batch.open_alert(integration.pk, parsed.fingerprint)
+        if parsed.status == "resolved":
+            return _alert_resolve(batch, alert=alert, parsed=parsed, at=at)
+        if parsed.status == "acknowledged":
+            return _alert_acknowledge(batch, alert=alert, integration=integration, parsed=parsed)
         if alert is not None:
-            return _alert_repeat(alert=alert, parsed=parsed, integration=integration, at=at)
-        try:
-            with transaction.atomic():
-                alert = Alert.objects.create(
-                    integration=integration,
-                    fingerprint=parsed.fingerprint,
-                    severity=parsed.severity or integration.default_severity,
-                    name=parsed.name,
-                    summary=parsed.summary,
-                    description=parsed.description,
-                    source=parsed.source,
-                    service=parsed.service,
-                    labels=dict(parsed.labels),
-                    first_seen=at,
-                    last_seen=at,
-                    source_started_at=parsed.started_at,
-                )
-        except IntegrityError:
-            continue  # another worker created it meanwhile: update theirs
-        flap = flap_record_change(integration=integration, fingerprint=alert.fingerprint, at=at)
-        if flap.flapping:
-            _alert_attach_flapping(alert=alert, flap=flap, at=at)
-        else:
-            _alert_attach(alert=alert, team=integration.team, at=at)
-        return AlertOutcome(alert.pk, alert.fingerprint, "created", flapping=flap.flapping)
-    raise RuntimeError(f"could not upsert alert {parsed.fingerprint}")
+            return _alert_repeat(batch, alert=alert, parsed=parsed, integration=integration, at=at)
+        return _alert_create(batch, integration=integration, parsed=parsed, at=at)
+
+
+def _alert_create(
+    batch: Batch, *, integration: Integration, parsed: ParsedAlert, at: datetime
+) -> AlertOutcome:
+    # No savepoint and no conflict handling: under the processing turn nobody else creates
+    # alerts, and the batch knows every open alert of its fingerprints.
+    alert = Alert.objects.create(
+        integration=integration,
+        fingerprint=parsed.fingerprint,
+        severity=parsed.severity or integration.default_severity,
+        name=parsed.name,
+        summary=parsed.summary,
+        description=parsed.description,
+        source=parsed.source,
+        service=parsed.service,
+        labels=dict(parsed.labels),
+        first_seen=at,
+        last_seen=at,
+        source_started_at=parsed.started_at,
+    )
+    batch.alert_created(alert)
+    flap = batch.flap_change(integration_id=integration.pk, fingerprint=alert.fingerprint, at=at)
+    if flap.flapping:
+        _alert_attach_flapping(batch, alert=alert, flap=flap, at=at)
+    else:
+        alert_route_and_attach(alert=alert, at=at)
+    return AlertOutcome(alert.pk, alert.fingerprint, "created", flapping=flap.flapping)
 
 
 def resolve_is_stale(*, firing_started_at: datetime | None, parsed: ParsedAlert) -> bool:
@@ -284,58 +319,43 @@ def resolve_is_stale(*, firing_started_at: datetime | None, parsed: ParsedAlert)
     return resolved_at < firing_started_at
 
 
-def _open_alert(integration: Integration, fingerprint: str) -> Alert | None:
-    return (
-        Alert.objects.select_for_update()
-        .filter(integration=integration, fingerprint=fingerprint)
-        .exclude(status=Alert.Status.RESOLVED)
-        .first()
-    )
-
-
 def _alert_repeat(
-    *, alert: Alert, parsed: ParsedAlert, integration: Integration, at: datetime
+    batch: Batch, *, alert: Alert, parsed: ParsedAlert, integration: Integration, at: datetime
 ) -> AlertOutcome:
     alert.count += 1
     alert.last_seen = max(alert.last_seen, at)
     alert.severity = parsed.severity or integration.default_severity
     alert.summary = parsed.summary
     alert.labels = dict(parsed.labels)
-    fields = ["count", "last_seen", "severity", "summary", "labels"]
+    batch.alert_changed(alert, "count", "last_seen", "severity", "summary", "labels")
     # The source fired again (its resolve may still be on the way): resolves older than this
     # firing are stale from now on.
     if parsed.started_at is not None and (
         alert.source_started_at is None or parsed.started_at > alert.source_started_at
     ):
         alert.source_started_at = parsed.started_at
-        fields.append("source_started_at")
-    alert.save(update_fields=fields)
+        batch.alert_changed(alert, "source_started_at")
     if alert.incident_id is not None:
-        # Most repeats change nothing on the incident: lock it only when the severity rises, so
-        # a storm of repeats does not queue every batch behind one incident row.
-        current = Incident.objects.filter(pk=alert.incident_id).values("severity", "team_id")[0]
+        # Most repeats change nothing on the incident: it is locked only when the severity
+        # rises, so a storm of repeats does not queue behind one incident row.
+        facts = batch.incident_facts(alert.incident_id)
         wanted = severity_for_alert(alert.severity)
-        if SEVERITY_RANK[wanted] < SEVERITY_RANK[current["severity"]]:
+        if SEVERITY_RANK[wanted] < SEVERITY_RANK[facts["severity"]]:
+            batch.flush()  # the timeline keeps its order
+            incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
             incident_raise_severity(
-                incident=Incident.objects.select_for_update().get(pk=alert.incident_id),
+                incident=incident,
                 severity=wanted,
                 reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
             )
-        incident_changed_on_commit(incident_id=alert.incident_id, team_id=current["team_id"])
+            batch.incident_severity_raised(incident)
+        batch.incident_changed(incident_id=alert.incident_id, team_id=facts["team_id"])
     return AlertOutcome(alert.pk, alert.fingerprint, "updated", flapping=alert.flapping)
 
 
-def _alert_attach(*, alert: Alert, team, at: datetime) -> None:
-    """Route, suppress or group a new firing alert: see placement.py."""
-    alert_route_and_attach(alert=alert, at=at)
-
-
-def _alert_join(*, alert: Alert, incident: Incident, at: datetime) -> None:
-    placement_join(alert=alert, incident=incident, at=at)
-
-
-def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetime) -> AlertOutcome:
-    alert = _open_alert(integration, parsed.fingerprint)
+def _alert_resolve(
+    batch: Batch, *, alert: Alert | None, parsed: ParsedAlert, at: datetime
+) -> AlertOutcome:
     if alert is None:
         # Recorded on the delivery; creates nothing.
         return AlertOutcome(None, parsed.fingerprint, "unknown_resolve")
@@ -345,21 +365,26 @@ def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetim
     alert.status = Alert.Status.RESOLVED
     alert.resolved_at = parsed.ended_at or at
     alert.last_seen = max(alert.last_seen, at)
-    flap = flap_record_change(integration=integration, fingerprint=alert.fingerprint, at=at)
+    flap = batch.flap_change(
+        integration_id=alert.integration_id, fingerprint=alert.fingerprint, at=at
+    )
     alert.flapping = alert.flapping or flap.flapping
-    alert.save(update_fields=["status", "resolved_at", "last_seen", "flapping"])
-    incident = None
-    if alert.incident_id is not None:
-        incident = Incident.objects.get(pk=alert.incident_id)
-        timeline_append(
-            incident=incident,
+    batch.alert_changed(alert, "status", "resolved_at", "last_seen", "flapping")
+    batch.alert_closed(alert)
+    incident_id = alert.incident_id
+    if incident_id is not None:
+        batch.timeline(
+            incident_id=incident_id,
             kind=IncidentEvent.Kind.ALERT_RESOLVED,
             message=f"Alert resolved at the source: {alert.summary}",
             at=at,
             data={"alert": alert.pk, "fingerprint": alert.fingerprint},
         )
-        incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+        facts = batch.incident_facts(incident_id)
+        batch.incident_changed(incident_id=incident_id, team_id=facts["team_id"])
     if flap.started:
+        batch.flush()
+        incident = Incident.objects.get(pk=incident_id) if incident_id else None
         _flapping_started(
             alert=alert, incident=incident or _previous_incident(alert), flap=flap, at=at
         )
@@ -369,14 +394,15 @@ def _alert_resolve(*, integration: Integration, parsed: ParsedAlert, at: datetim
 # --- flapping -------------------------------------------------------------------------------------
 
 
-def _alert_attach_flapping(*, alert: Alert, flap: FlapChange, at: datetime) -> None:
+def _alert_attach_flapping(batch: Batch, *, alert: Alert, flap: FlapChange, at: datetime) -> None:
     """A firing of a flapping fingerprint opens no incident and pages nobody: it joins the
     incident of the fingerprint's previous alert if that is still open, else it stays alone
     until flapping ends (flapping_clear_quiet gives it an incident if it is still firing).
     Paging starts when an incident opens (incident_open starts its escalation), so opening none
     is what keeps it quiet; anything that ever pages per alert must skip `flapping` alerts."""
     alert.flapping = True
-    alert.save(update_fields=["flapping"])
+    batch.alert_changed(alert, "flapping")
+    batch.flush()  # the previous alert's incident is read from the database
     previous = _previous_incident(alert)
     incident = None
     if previous is not None:
@@ -386,7 +412,7 @@ def _alert_attach_flapping(*, alert: Alert, flap: FlapChange, at: datetime) -> N
             .first()
         )
     if incident is not None:
-        _alert_join(alert=alert, incident=incident, at=at)
+        placement_join(alert=alert, incident=incident, at=at)
     if flap.started:
         _flapping_started(alert=alert, incident=incident or previous, flap=flap, at=at)
 
@@ -442,13 +468,16 @@ def flapping_clear_quiet(*, now: datetime | None = None) -> int:
     cleared = 0
     for state in flap_states_quiet(now=now).select_related("integration__team"):
         with transaction.atomic():
-            # Alert first, then the state: the order processing locks them in, so the two never
-            # wait on each other. A state being changed right now is left for the next sweep.
-            alert = _open_alert(state.integration, state.fingerprint)
-            locked = (
-                FlapState.objects.select_for_update(skip_locked=True)
-                .filter(pk=state.pk, flapping=True)
+            processing_turn()
+            # Alert first, then the state: the order processing locks them in.
+            alert = (
+                Alert.objects.select_for_update()
+                .filter(integration_id=state.integration_id, fingerprint=state.fingerprint)
+                .exclude(status=Alert.Status.RESOLVED)
                 .first()
+            )
+            locked = (
+                FlapState.objects.select_for_update().filter(pk=state.pk, flapping=True).first()
             )
             if locked is None or flap_is_flapping(
                 flap_state_changes(locked), now=now, was_flapping=True, policy=policy
@@ -470,7 +499,7 @@ def _flapping_end(*, state: FlapState, alert: Alert | None, now: datetime) -> No
         alert.flapping = False
         if alert.incident_id is None:
             # It settled firing: a steady problem now, so it gets its incident like any other.
-            _alert_attach(alert=alert, team=state.integration.team, at=now)
+            alert_route_and_attach(alert=alert, at=now)
     incident = _latest_incident(state.integration_id, state.fingerprint)
     if incident is not None:
         timeline_append(
@@ -488,12 +517,14 @@ def _minutes(duration: timedelta) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> AlertOutcome:
+def _alert_acknowledge(
+    batch: Batch, *, alert: Alert | None, integration: Integration, parsed: ParsedAlert
+) -> AlertOutcome:
     """A source-side acknowledgement (PagerDuty, New Relic, LogicMonitor, Opsgenie) acknowledges
     the alert's incident as the integration. It never reopens or creates anything."""
-    alert = _open_alert(integration, parsed.fingerprint)
     if alert is None or alert.incident_id is None:
         return AlertOutcome(alert.pk if alert else None, parsed.fingerprint, "unknown_acknowledge")
+    batch.flush()
     incident = Incident.objects.get(pk=alert.incident_id)
     if incident.status == Status.TRIGGERED:
         incident_transition(
@@ -503,12 +534,6 @@ def _alert_acknowledge(*, integration: Integration, parsed: ParsedAlert) -> Aler
             reason=f"acknowledged in {integration.name}",
         )
     return AlertOutcome(alert.pk, alert.fingerprint, "acknowledged")
-
-
-def incident_recount(incident: Incident) -> None:
-    """Recount the incident's alerts (incidents.merging) and tell the browsers."""
-    incident_recount_alerts(incident=incident)
-    incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
 
 
 def incidents_auto_resolve(*, now: datetime) -> int:

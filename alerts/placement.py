@@ -13,22 +13,21 @@ Order, and why:
    often arrive before their switch's own alert) by merging them into itself.
 """
 
-import contextvars
 import logging
-from contextlib import contextmanager
 from datetime import datetime
 
 from incidents.merging import incident_merge
 from incidents.models import OPEN_STATUSES, Incident, IncidentEvent
 from incidents.services import (
     SEVERITY_RANK,
+    group_window_over,
     incident_open_or_join,
     incident_raise_severity,
     severity_for_alert,
-    timeline_append,
 )
 from teams.models import Team
 
+from .batch import Batch, batch_scope
 from .catalog import catalog_has_dependents, catalog_upstream, service_owner_team_id
 from .matchers import alert_fields
 from .models import Alert
@@ -37,20 +36,6 @@ from .sources.base import stable_hash
 from .suppression import inhibit_context, inhibition_for, silencing_for
 
 log = logging.getLogger(__name__)
-
-# The inhibit context of the batch being processed: loaded once per batch (it reads the firing
-# alerts that can inhibit), then kept current as alerts start firing within the batch.
-_batch_inhibit: contextvars.ContextVar = contextvars.ContextVar("batch_inhibit", default=None)
-
-
-@contextmanager
-def placement_batch():
-    """Wrap the processing of one batch so that per-batch lookups happen once."""
-    token = _batch_inhibit.set({})
-    try:
-        yield
-    finally:
-        _batch_inhibit.reset(token)
 
 
 def alert_components(alert: Alert) -> set[str]:
@@ -76,52 +61,55 @@ def _group_values(decision: RouteDecision, fields: dict) -> list[str]:
     return values
 
 
-def _owner_team(decision: RouteDecision, alert: Alert) -> Team:
+def _owner_team(batch: Batch, decision: RouteDecision, alert: Alert) -> Team:
     team_id = None
     if decision.use_service_owner and alert.service:
         team_id = service_owner_team_id(name=alert.service)
     team_id = team_id or decision.team_id or alert.integration.team_id
     if team_id == alert.integration.team_id:
         return alert.integration.team
-    return Team.objects.get(pk=team_id)
+    return batch.team(team_id)
 
 
-def _mark(alert: Alert, kind: str, reason: str) -> None:
+def _mark(batch: Batch, alert: Alert, kind: str, reason: str) -> None:
     alert.suppression = kind
     alert.suppression_reason = reason[:500]
-    alert.save(update_fields=["suppression", "suppression_reason", "route"])
+    batch.alert_changed(alert, "suppression", "suppression_reason", "route")
 
 
 def _join(*, alert: Alert, incident: Incident, at: datetime, suppressed: bool = False) -> None:
-    from .ingest import incident_recount
+    with batch_scope() as batch:
+        alert.incident = incident
+        batch.alert_changed(alert, "incident")
+        message = f"Alert attached: {alert.summary}" + (
+            f" on {alert.source}" if alert.source else ""
+        )
+        if suppressed:
+            message += f" (suppressed: {alert.suppression_reason})"
+        batch.timeline(
+            incident_id=incident.pk,
+            kind=IncidentEvent.Kind.ALERT_ATTACHED,
+            message=message,
+            at=at,
+            data={
+                "alert": alert.pk,
+                "fingerprint": alert.fingerprint,
+                "severity": alert.severity,
+                "suppressed": suppressed,
+            },
+        )
+        batch.recount(incident.pk)
+        batch.incident_changed(incident_id=incident.pk, team_id=incident.team_id)
 
-    alert.incident = incident
-    alert.save(update_fields=["incident"])
-    message = f"Alert attached: {alert.summary}" + (f" on {alert.source}" if alert.source else "")
-    if suppressed:
-        message += f" (suppressed: {alert.suppression_reason})"
-    timeline_append(
-        incident=incident,
-        kind=IncidentEvent.Kind.ALERT_ATTACHED,
-        message=message,
-        at=at,
-        data={
-            "alert": alert.pk,
-            "fingerprint": alert.fingerprint,
-            "severity": alert.severity,
-            "suppressed": suppressed,
-        },
-    )
-    incident_recount(incident)
 
-
-def _upstream_incident(alert: Alert) -> tuple[Incident, str] | None:
+def _upstream_incident(batch: Batch, alert: Alert) -> tuple[Incident, str] | None:
     """An open incident with a firing alert on a component this alert's components depend on."""
     upstream = set()
     for names in catalog_upstream(names=alert_components(alert)).values():
         upstream |= names
     if not upstream:
         return None
+    batch.flush()  # the alerts this batch attached so far count
     above = (
         Alert.objects.filter(status=Alert.Status.FIRING, incident__status__in=OPEN_STATUSES)
         .exclude(pk=alert.pk)
@@ -143,17 +131,10 @@ def _upstream_incident(alert: Alert) -> tuple[Incident, str] | None:
     return incident, down
 
 
-def _inhibit_context(at: datetime):
-    cache = _batch_inhibit.get()
-    if cache is None:  # outside a batch (a silence released, a test): load it now
-        return inhibit_context(at)
-    if "context" not in cache:
-        cache["context"] = inhibit_context(at)
-    return cache["context"]
-
-
-def _inhibited(alert: Alert, fields: dict, at: datetime) -> str | None:
-    context = _inhibit_context(at)
+def _inhibited(batch: Batch, alert: Alert, fields: dict, at: datetime) -> str | None:
+    if batch.inhibit is None:  # read once per batch, then kept current below
+        batch.inhibit = inhibit_context(at)
+    context = batch.inhibit
     if not context.rules:
         return None
     key = (alert.integration_id, alert.fingerprint)
@@ -163,12 +144,13 @@ def _inhibited(alert: Alert, fields: dict, at: datetime) -> str | None:
     return reason
 
 
-def _pull_in_downstream(*, incident: Incident, alert: Alert, at: datetime) -> int:
+def _pull_in_downstream(batch: Batch, *, incident: Incident, alert: Alert, at: datetime) -> int:
     """Merge into `incident` the open incidents whose alerts all sit below this alert's
     components: they were opened by the downstream noise before the cause showed up."""
     components = alert_components(alert)
     if not components or not catalog_has_dependents(names=components):
         return 0
+    batch.flush()
     candidates = list(
         Alert.objects.filter(status=Alert.Status.FIRING, incident__status__in=OPEN_STATUSES)
         .exclude(incident=incident)
@@ -191,6 +173,7 @@ def _pull_in_downstream(*, incident: Incident, alert: Alert, at: datetime) -> in
             suppression_reason=f"suppressed because {alert.source or alert.service} is down",
         )
         incident_merge(incident_id=incident_id, into_id=incident.pk)
+        batch.alerts_moved(from_incident_id=incident_id, to_incident_id=incident.pk)
         merged += 1
     return merged
 
@@ -199,56 +182,70 @@ def alert_route_and_attach(*, alert: Alert, at: datetime) -> Incident | None:
     """Place a new firing alert (see the module docstring). Returns its incident, if any."""
     if alert.flapping:
         return None  # a flapping alert is placed when it stops flapping (flapping_clear_quiet)
+    with batch_scope() as batch:
+        return _place(batch, alert=alert, at=at)
+
+
+def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
     integration = alert.integration
     fields = alert_fields(alert, integration=integration)
 
     reason = silencing_for(fields=fields, at=at)
     if reason:
-        _mark(alert, "silenced", reason)
+        _mark(batch, alert, "silenced", reason)
         return None
 
     decision = route_alert(integration=integration, fields=fields)
     alert.route_id = decision.route_id
 
-    above = _upstream_incident(alert)
+    above = _upstream_incident(batch, alert)
     if above is not None:
         incident, down = above
-        _mark(alert, "suppressed", f"suppressed because {down} is down")
+        _mark(batch, alert, "suppressed", f"suppressed because {down} is down")
         _join(alert=alert, incident=incident, at=at, suppressed=True)
         return incident
 
-    inhibited = _inhibited(alert, fields, at)
+    inhibited = _inhibited(batch, alert, fields, at)
     if inhibited is not None:
-        _mark(alert, "suppressed", inhibited)
+        _mark(batch, alert, "suppressed", inhibited)
         return None
 
-    team = _owner_team(decision, alert)
+    team = _owner_team(batch, decision, alert)
     severity = severity_for_alert(alert.severity)
     if decision.severity_override and (
         SEVERITY_RANK[decision.severity_override] < SEVERITY_RANK[severity]
     ):
         severity = decision.severity_override
     if alert.route_id:
-        alert.save(update_fields=["route"])
-    incident, opened = incident_open_or_join(
-        team=team,
-        group_key=group_key_for(team_id=team.pk, values=_group_values(decision, fields)),
-        title=alert.summary,
-        severity=severity,
-        service=alert.service,
-        alert_name=alert.name,
-        at=at,
-        window_minutes=decision.group_window_minutes,
-        escalation_policy_id=decision.escalation_policy_id,
-        escalation_delay_seconds=decision.group_wait_seconds,
-    )
-    if not opened:
+        batch.alert_changed(alert, "route")
+    group_key = group_key_for(team_id=team.pk, values=_group_values(decision, fields))
+    incident = batch.group_incidents.get(group_key)
+    opened = False
+    if incident is None or group_window_over(incident, at, decision.group_window_minutes):
+        # The group's open incident, locked for the rest of the batch; later alerts of the
+        # group find it above without asking the database again.
+        incident, opened = incident_open_or_join(
+            team=team,
+            group_key=group_key,
+            title=alert.summary,
+            severity=severity,
+            service=alert.service,
+            alert_name=alert.name,
+            at=at,
+            window_minutes=decision.group_window_minutes,
+            escalation_policy_id=decision.escalation_policy_id,
+            escalation_delay_seconds=decision.group_wait_seconds,
+        )
+        batch.group_incidents[group_key] = incident
+    if not opened and SEVERITY_RANK[severity] < SEVERITY_RANK[incident.severity]:
+        batch.flush()  # the timeline keeps its order
         incident_raise_severity(
             incident=incident,
             severity=severity,
             reason=f"joined by {alert.severity} alert '{alert.name or alert.summary}'",
         )
+        batch.incident_severity_raised(incident)
     _join(alert=alert, incident=incident, at=at)
     if opened:
-        _pull_in_downstream(incident=incident, alert=alert, at=at)
+        _pull_in_downstream(batch, incident=incident, alert=alert, at=at)
     return incident

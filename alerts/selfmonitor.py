@@ -33,7 +33,7 @@ def _integration() -> Integration | None:
 
 def self_monitor_check(*, now: datetime) -> str:
     """Fire the sweeper alert while escalations are overdue; resolve it once they are not."""
-    from .ingest import alert_apply
+    from .ingest import alert_apply, processing_turn
 
     health = escalation_sweeper_health()
     stalled = health["escalations"] == "stalled"
@@ -41,6 +41,7 @@ def self_monitor_check(*, now: datetime) -> str:
     if not stalled and not open_alert.exists():
         return "ok"
     with transaction.atomic():
+        processing_turn()
         integration = _integration()
         if integration is None:
             return "no team to page"

@@ -365,6 +365,7 @@ def _release(*, pk: int, silencers: tuple[Silencer, ...], now: datetime) -> int:
     from . import ingest  # the processing path imports this module
 
     with transaction.atomic():
+        ingest.processing_turn()
         alert = (
             Alert.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("integration__team")

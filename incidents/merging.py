@@ -2,7 +2,11 @@
 is resolved as a duplicate of the one it went into, and both timelines say so; the KPIs leave
 the merged one out (its `merged` event names where it went)."""
 
+from collections.abc import Iterable
+
 from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .broadcast import incident_changed_on_commit
 from .models import Incident, IncidentEvent, ResolutionCode, Status, Via
@@ -11,8 +15,24 @@ from .transitions import WorkflowRefused
 
 
 def incident_recount_alerts(*, incident: Incident) -> None:
-    """alert_count is derived: counted from the attached alerts, never incremented."""
-    Incident.objects.filter(pk=incident.pk).update(alert_count=incident.alerts.count())
+    incidents_recount_alerts([incident.pk])
+
+
+def incidents_recount_alerts(incident_ids: Iterable[int]) -> None:
+    """alert_count is derived: counted from the attached alerts, never incremented. One
+    statement for all the incidents a processing batch touched."""
+    from alerts.models import Alert
+
+    attached = (
+        Alert.objects.filter(incident_id=OuterRef("pk"))
+        .order_by()
+        .values("incident_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    Incident.objects.filter(pk__in=sorted(set(incident_ids))).update(
+        alert_count=Coalesce(Subquery(attached, output_field=IntegerField()), Value(0))
+    )
 
 
 def incident_merge(

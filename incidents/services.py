@@ -131,6 +131,11 @@ def incident_open(
     return incident
 
 
+def group_window_over(incident: Incident, at: datetime, window_minutes: int) -> bool:
+    """An incident of a group with a window stops collecting alerts that long after it opened."""
+    return bool(window_minutes) and incident.opened_at < at - timedelta(minutes=window_minutes)
+
+
 def incident_open_or_join(
     *,
     team: Team,
@@ -154,11 +159,7 @@ def incident_open_or_join(
             .filter(group_key=group_key, status__in=OPEN_STATUSES)
             .first()
         )
-        if (
-            incident is not None
-            and window_minutes
-            and (incident.opened_at < at - timedelta(minutes=window_minutes))
-        ):
+        if incident is not None and group_window_over(incident, at, window_minutes):
             Incident.objects.filter(pk=incident.pk).update(group_key="")
             incident = None
         if incident is not None:

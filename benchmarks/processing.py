@@ -1,0 +1,162 @@
+"""Processing speed of one processor: stored deliveries in, alerts and incidents out.
+
+The end-to-end rows of run.py share two cores between the web server, the load generator, the
+workers and PostgreSQL; this script isolates the processing step (`deliveries_process_pending`,
+in-process, on PostgreSQL) so that its cost per alert can be seen and improved. Deliveries are
+the same realistic mix run.py posts (benchmarks/payloads.py: repeats, resolves, re-fires). Rows:
+
+  baseline   decode and parse only, no database: the ceiling for this Python process
+  1 route    the whole batch path: dedup, flapping, routing, grouping, timeline, recount
+  500 routes the same with 500 routing rules in front of the default route
+
+Its own database (`ioc_bench_processing`).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ioc .venv/bin/python benchmarks/processing.py
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+DATABASE = "ioc_bench_processing"
+DELIVERIES = 6_000  # about 12,000 alerts
+ROUNDS = 3
+
+
+def setup_database() -> None:
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ioc")
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghij")
+    os.environ.pop("REDIS_URL", None)
+    os.environ["IOC_BROADCAST_INTERVAL"] = "3600"  # no browsers here
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ioc.settings"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def store_deliveries(mix, integrations) -> int:
+    from alerts.models import InboundEvent
+
+    events, alerts = [], 0
+    for n in range(DELIVERIES):
+        request = mix[n % len(mix)]
+        alerts += request.alerts
+        events.append(
+            InboundEvent(
+                integration=integrations[request.kind],
+                content_type="application/json",
+                headers={},
+                body=request.body,
+            )
+        )
+    InboundEvent.objects.bulk_create(events, batch_size=1000)
+    return alerts
+
+
+def parse_only(mix, integrations) -> float:
+    from alerts.payloads import decode_body
+    from alerts.sources import source_for_kind
+
+    started, alerts = time.perf_counter(), 0
+    for n in range(DELIVERIES):
+        request = mix[n % len(mix)]
+        integration = integrations[request.kind]
+        payload = decode_body(request.body.encode(), "application/json")
+        alerts += len(source_for_kind(request.kind).parse(payload, {}, config=integration.config))
+    return alerts / (time.perf_counter() - started)
+
+
+def process(mix, integrations) -> tuple[float, float]:
+    """Alerts/s and SQL statements per alert over ROUNDS rounds of DELIVERIES deliveries."""
+    from django.db import connection
+
+    from alerts.ingest import deliveries_process_pending
+
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    spent, alerts = 0.0, 0
+    for _ in range(ROUNDS):
+        alerts_in_round = store_deliveries(mix, integrations)
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            deliveries_process_pending()
+            spent += time.perf_counter() - started
+        alerts += alerts_in_round
+    return alerts / spent, statements[0] / alerts
+
+
+def make_routes(count: int, integration, team) -> None:
+    from alerts.models import Route
+    from alerts.routing import routes_cache_clear
+
+    Route.objects.exclude(is_default=True).delete()
+    Route.objects.bulk_create(
+        Route(
+            name=f"r{n}",
+            position=n,
+            matchers=[
+                {"field": "service", "op": "=", "value": f"other-{n}"},
+                {"field": "labels.env", "op": "=~", "value": "prod|staging"},
+            ],
+            team=team,
+            integration=integration if n % 2 else None,
+        )
+        for n in range(count)
+    )
+    routes_cache_clear()
+
+
+def main() -> None:
+    setup_database()
+    from payloads import requests_mix
+
+    from alerts.models import InboundEvent
+    from alerts.services import integration_create
+    from teams.services import team_create
+
+    team = team_create(name="Bench floor", slug="bench-floor", in_ioc=True)
+    generic, generic_token = integration_create(name="generic", kind="generic", team=team)
+    manager, manager_token = integration_create(name="am", kind="alertmanager", team=team)
+    integrations = {"generic": generic, "alertmanager": manager}
+    mix = requests_mix(generic_token=generic_token, alertmanager_token=manager_token)
+
+    rows = [("baseline: decode and parse only", parse_only(mix, integrations), None)]
+    # A first pass opens the incidents and alerts that the measured rounds then mostly repeat.
+    store_deliveries(mix, integrations)
+    from alerts.ingest import deliveries_process_pending
+
+    deliveries_process_pending()
+    for routes in (1, 500):
+        make_routes(routes - 1, manager, team)
+        rate, per_alert = process(mix, integrations)
+        rows.append((f"processing, {routes} route{'s' if routes > 1 else ''}", rate, per_alert))
+    failed = InboundEvent.objects.filter(status=InboundEvent.Status.FAILED).count()
+
+    print(f"\n| {DELIVERIES * ROUNDS:,} deliveries per row | alerts/s | SQL statements/alert |")
+    print("| --- | --- | --- |")
+    for label, rate, per_alert in rows:
+        shown = "" if per_alert is None else f"{per_alert:.2f}"
+        print(f"| {label} | {rate:,.0f} | {shown} |")
+    print(f"\nfailed deliveries: {failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ from incidents.services import (
 )
 
 from . import sns
-from .batch import Batch, batch_scope
+from .batch import Batch, batch_scope, rows_update
 from .catalog import service_discover
 from .flapping import (
     FlapChange,
@@ -131,9 +131,7 @@ def _batch_process(*, older_than: timedelta | None, careful: bool) -> int:
                 components |= _delivery_process_alone(event)
         else:
             components = _deliveries_process_together(events)
-        InboundEvent.objects.bulk_update(
-            events, ["status", "error", "result", "processed_at", "attempts"], batch_size=500
-        )
+        rows_update(InboundEvent, events, ["status", "error", "result", "processed_at", "attempts"])
         # The service catalog learns of new services and hosts once per batch.
         if components:
             service_discover(names_and_kinds=components, at=timezone.now())
@@ -286,6 +284,7 @@ def _alert_create(
 ) -> AlertOutcome:
     # No savepoint and no conflict handling: under the processing turn nobody else creates
     # alerts, and the batch knows every open alert of its fingerprints.
+    batch.before_create(integration.pk, parsed.fingerprint)
     alert = Alert.objects.create(
         integration=integration,
         fingerprint=parsed.fingerprint,
@@ -383,10 +382,12 @@ def _alert_resolve(
         facts = batch.incident_facts(incident_id)
         batch.incident_changed(incident_id=incident_id, team_id=facts["team_id"])
     if flap.started:
-        batch.flush()
-        incident = Incident.objects.get(pk=incident_id) if incident_id else None
         _flapping_started(
-            alert=alert, incident=incident or _previous_incident(alert), flap=flap, at=at
+            batch,
+            alert=alert,
+            incident_id=incident_id or _previous_incident_id(batch, alert),
+            flap=flap,
+            at=at,
         )
     return AlertOutcome(alert.pk, alert.fingerprint, "resolved", flapping=flap.flapping)
 
@@ -402,23 +403,28 @@ def _alert_attach_flapping(batch: Batch, *, alert: Alert, flap: FlapChange, at: 
     is what keeps it quiet; anything that ever pages per alert must skip `flapping` alerts."""
     alert.flapping = True
     batch.alert_changed(alert, "flapping")
-    batch.flush()  # the previous alert's incident is read from the database
-    previous = _previous_incident(alert)
+    previous_id = _previous_incident_id(batch, alert)
     incident = None
-    if previous is not None:
+    if previous_id is not None:
         incident = (
             Incident.objects.select_for_update()
-            .filter(pk=previous.pk, status__in=OPEN_STATUSES)
+            .filter(pk=previous_id, status__in=OPEN_STATUSES)
             .first()
         )
     if incident is not None:
         placement_join(alert=alert, incident=incident, at=at)
     if flap.started:
-        _flapping_started(alert=alert, incident=incident or previous, flap=flap, at=at)
+        _flapping_started(batch, alert=alert, incident_id=previous_id, flap=flap, at=at)
 
 
-def _previous_incident(alert: Alert) -> Incident | None:
-    return _latest_incident(alert.integration_id, alert.fingerprint, excluding=alert.pk)
+def _previous_incident_id(batch: Batch, alert: Alert) -> int | None:
+    """The incident of the fingerprint's previous alert: known to the batch if it resolved that
+    alert, else already in the database."""
+    closed = batch.closed_alert(alert.integration_id, alert.fingerprint)
+    if closed is not None and closed.pk != alert.pk and closed.incident_id is not None:
+        return closed.incident_id
+    incident = _latest_incident(alert.integration_id, alert.fingerprint, excluding=alert.pk)
+    return incident.pk if incident is not None else None
 
 
 def _latest_incident(
@@ -438,15 +444,15 @@ def _latest_incident(
 
 
 def _flapping_started(
-    *, alert: Alert, incident: Incident | None, flap: FlapChange, at: datetime
+    batch: Batch, *, alert: Alert, incident_id: int | None, flap: FlapChange, at: datetime
 ) -> None:
     # Said once, on the incident the flapping alert belongs to (or last belonged to, if that one
     # is resolved: it explains why no new incident opens).
-    if incident is None:
+    if incident_id is None:
         return
     policy = flap_policy()
-    timeline_append(
-        incident=incident,
+    batch.timeline(
+        incident_id=incident_id,
         kind=IncidentEvent.Kind.FLAPPING,
         message=(
             f"Alert '{alert.name or alert.summary}' is flapping ({flap.changes} state changes "
@@ -456,7 +462,8 @@ def _flapping_started(
         at=at,
         data={"alert": alert.pk, "fingerprint": alert.fingerprint, "flapping": True},
     )
-    incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
+    facts = batch.incident_facts(incident_id)
+    batch.incident_changed(incident_id=incident_id, team_id=facts["team_id"])
 
 
 def flapping_clear_quiet(*, now: datetime | None = None) -> int:

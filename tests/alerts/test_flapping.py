@@ -263,6 +263,7 @@ def test_it_keeps_one_history_per_fingerprint_under_parallel_workers(client, set
     assert Alert.objects.exclude(status="resolved").count() <= 4
 
 
+@pytest.mark.batch_fallback
 def test_it_leaves_a_delivery_that_lost_a_deadlock_pending(client, floor, monkeypatch):
     class Deadlock(Exception):
         sqlstate = "40P01"

@@ -58,6 +58,7 @@ class Batch:
         self._flap_changed: dict[AlertKey, FlapState] = {}
         self._incident_facts: dict[int, dict] = {}
         self.group_incidents: dict[str, Incident] = {}
+        self.routing_hints: dict[int, dict[tuple, tuple]] = {}  # see placement._routed
         self.teams: dict[int, Team] = {}
         self.inhibit = None  # alerts.suppression.InhibitContext, loaded on first use
         self.components: set[tuple[str, str]] = set()  # (name, kind) seen firing, for the catalog

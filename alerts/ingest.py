@@ -40,7 +40,7 @@ from .heartbeat import heartbeat_record_ping, heartbeats_check
 from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
 from .placement import _join as placement_join
-from .placement import alert_route_and_attach
+from .placement import alert_route_and_attach, placement_prefetch
 from .retention import deliveries_prune
 from .sources import (
     IgnoredPayload,
@@ -151,6 +151,16 @@ def _deliveries_process_together(events: list[InboundEvent]) -> set[tuple[str, s
             (event.integration_id, item.fingerprint)
             for event in events
             for item in parsed.get(event.pk, ())
+        )
+        placement_prefetch(
+            batch,
+            (
+                (event.integration, item)
+                for event in events
+                for item in parsed.get(event.pk, ())
+                if item.status == "firing"
+                and batch.open_alert(event.integration_id, item.fingerprint) is None
+            ),
         )
         for event in events:
             if event.pk in parsed:

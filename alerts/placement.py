@@ -61,14 +61,55 @@ def _group_values(decision: RouteDecision, fields: dict) -> list[str]:
     return values
 
 
-def _owner_team(batch: Batch, decision: RouteDecision, alert: Alert) -> Team:
+def _owner_team(batch: Batch, decision: RouteDecision, integration, service: str) -> Team:
     team_id = None
-    if decision.use_service_owner and alert.service:
-        team_id = service_owner_team_id(name=alert.service)
-    team_id = team_id or decision.team_id or alert.integration.team_id
-    if team_id == alert.integration.team_id:
-        return alert.integration.team
+    if decision.use_service_owner and service:
+        team_id = service_owner_team_id(name=service)
+    team_id = team_id or decision.team_id or integration.team_id
+    if team_id == integration.team_id:
+        return integration.team
     return batch.team(team_id)
+
+
+def _routed(batch: Batch, integration, fields: dict) -> tuple[RouteDecision, Team, str]:
+    """The route decision, owner team and group key for an alert's fields; decided once per
+    batch for the same integration and fields (placement_prefetch decides them first)."""
+    hint = batch.routing_hints.get(fields["integration"], {}).get(_fields_key(fields))
+    if hint is not None:
+        return hint
+    decision = route_alert(integration=integration, fields=fields)
+    team = _owner_team(batch, decision, integration, fields.get("service", ""))
+    group_key = group_key_for(team_id=team.pk, values=_group_values(decision, fields))
+    routed = (decision, team, group_key)
+    batch.routing_hints.setdefault(fields["integration"], {})[_fields_key(fields)] = routed
+    return routed
+
+
+def _fields_key(fields: dict) -> tuple:
+    labels = fields.get("labels") or {}
+    return (
+        *(fields.get(name) for name in sorted(fields) if name != "labels"),
+        *sorted(labels.items()),
+    )
+
+
+def placement_prefetch(batch: Batch, items) -> None:
+    """Lock, in one query and in id order, the open incidents of the groups that the batch's
+    new alerts (`items`: (integration, ParsedAlert) pairs) are routed to, so that grouping
+    asks the database once per batch rather than once per group."""
+    keys = set()
+    for integration, parsed in items:
+        _, _, group_key = _routed(batch, integration, alert_fields(parsed, integration=integration))
+        keys.add(group_key)
+    keys -= batch.group_incidents.keys()
+    if not keys:
+        return
+    for incident in (
+        Incident.objects.select_for_update()
+        .filter(group_key__in=sorted(keys), status__in=OPEN_STATUSES)
+        .order_by("id")
+    ):
+        batch.group_incidents[incident.group_key] = incident
 
 
 def _mark(batch: Batch, alert: Alert, kind: str, reason: str) -> None:
@@ -195,7 +236,7 @@ def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
         _mark(batch, alert, "silenced", reason)
         return None
 
-    decision = route_alert(integration=integration, fields=fields)
+    decision, team, group_key = _routed(batch, integration, fields)
     alert.route_id = decision.route_id
 
     above = _upstream_incident(batch, alert)
@@ -210,7 +251,6 @@ def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
         _mark(batch, alert, "suppressed", inhibited)
         return None
 
-    team = _owner_team(batch, decision, alert)
     severity = severity_for_alert(alert.severity)
     if decision.severity_override and (
         SEVERITY_RANK[decision.severity_override] < SEVERITY_RANK[severity]
@@ -218,7 +258,6 @@ def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
         severity = decision.severity_override
     if alert.route_id:
         batch.alert_changed(alert, "route")
-    group_key = group_key_for(team_id=team.pk, values=_group_values(decision, fields))
     incident = batch.group_incidents.get(group_key)
     opened = False
     if incident is None or group_window_over(incident, at, decision.group_window_minutes):

@@ -3,6 +3,7 @@
     python benchmarks/database.py seed      # a team and two integrations; prints their tokens
     python benchmarks/database.py reset     # empty the alert, delivery and incident tables
     python benchmarks/database.py million   # store a million alerts (and their history)
+    python benchmarks/database.py routes500 # 500 routing rules (routes.py); routes0 removes them
 
 Rows are written with INSERT ... SELECT over generate_series, one statement per table. Every
 column of the model is filled: the ones named here from an expression, the rest from the field's
@@ -24,6 +25,7 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 from payloads import requests_mix  # noqa: E402
+from routes import routes_replace  # noqa: E402
 
 from alerts.models import Alert, InboundEvent, Integration  # noqa: E402
 from alerts.services import integration_create  # noqa: E402
@@ -185,8 +187,20 @@ def million() -> None:
     )
 
 
+def routes(count: int) -> None:
+    team = Team.objects.get(slug="bench-floor")
+    integration = Integration.objects.get(name="bench alertmanager")
+    routes_replace(count, team=team, integration=integration)
+
+
 if __name__ == "__main__":
-    commands = {"seed": seed, "reset": reset, "million": million}
+    commands = {
+        "seed": seed,
+        "reset": reset,
+        "million": million,
+        "routes0": lambda: routes(0),
+        "routes500": lambda: routes(500),
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: database.py {'|'.join(commands)}")
     commands[sys.argv[1]]()

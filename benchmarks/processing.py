@@ -103,30 +103,10 @@ def process(mix, integrations) -> tuple[float, float]:
     return alerts / spent, statements[0] / alerts
 
 
-def make_routes(count: int, integration, team) -> None:
-    from alerts.models import Route
-    from alerts.routing import routes_cache_clear
-
-    Route.objects.exclude(is_default=True).delete()
-    Route.objects.bulk_create(
-        Route(
-            name=f"r{n}",
-            position=n,
-            matchers=[
-                {"field": "service", "op": "=", "value": f"other-{n}"},
-                {"field": "labels.env", "op": "=~", "value": "prod|staging"},
-            ],
-            team=team,
-            integration=integration if n % 2 else None,
-        )
-        for n in range(count)
-    )
-    routes_cache_clear()
-
-
 def main() -> None:
     setup_database()
     from payloads import requests_mix
+    from routes import routes_replace
 
     from alerts.models import InboundEvent
     from alerts.services import integration_create
@@ -145,7 +125,7 @@ def main() -> None:
 
     deliveries_process_pending()
     for routes in (1, 500):
-        make_routes(routes - 1, manager, team)
+        routes_replace(routes - 1, team=team, integration=manager)
         rate, per_alert = process(mix, integrations)
         rows.append((f"processing, {routes} route{'s' if routes > 1 else ''}", rate, per_alert))
     failed = InboundEvent.objects.filter(status=InboundEvent.Status.FAILED).count()

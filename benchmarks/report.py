@@ -77,12 +77,11 @@ def verdicts(rows: dict[str, Row], ctx) -> list[str]:
                 f"{rows[key].rate:,.0f} / {ceiling:,.0f} = {ratio:.2f} → "
                 + ("**met**" if ratio >= 0.5 else "**not met**")
             )
-    for phase, mark in (("empty", ""), ("million", "'")):
-        sustained = ctx.sustained.get(phase)
+    for key, sustained in ctx.sustained.items():
         if sustained:
             ok = sustained["backlog_seconds"] is not None and sustained["backlog_seconds"] < 1
             lines.append(
-                f"- Sustained (f{mark}): {sustained['offered']:,.0f} alerts/s offered for "
+                f"- Sustained ({key}): {sustained['offered']:,.0f} alerts/s offered for "
                 f"{ctx.timing.sustained:.0f} s, backlog at the end {sustained['backlog_alerts']:,} "
                 "alerts"
                 + (

@@ -7,7 +7,8 @@ Rows (docs/benchmarks.md says what each means):
   d  IOC accept through the Django view (IOC_WEBHOOK_FAST_PATH=0)
   e  end to end: accept at full load while 2 Celery workers process, then drain
   f  sustained: 1,000 alerts/s offered for 60 s, processed end to end; backlog at the end
-  c' d' e' f'  again, with a million stored alerts
+  g  the same behind 500 routing rules (benchmarks/routes.py)
+  c' d' e' f' g'  again, with a million stored alerts
 
 Everything is bounded in time and stops by itself. It uses its own database (`ioc_bench`, made
 anew each run) and its own Redis database (15, flushed), never the ones of `make test`.
@@ -350,53 +351,67 @@ def processing_rows(ctx, phase: str) -> list[Row]:
         ctx.between_rows(phase)
         workers = start_workers(ctx.env, ctx.logs)
 
-        # f: a fixed schedule of SUSTAINED_ALERTS_PER_SECOND for the sustained duration.
-        rate = SUSTAINED_ALERTS_PER_SECOND / ALERTS_PER_REQUEST
-        row = Row(
-            f"f{phase_mark(phase)}",
-            f"sustained {SUSTAINED_ALERTS_PER_SECOND:,} alerts/s offered",
-            "uvicorn 2 + celery 2",
+        # f: a fixed schedule of SUSTAINED_ALERTS_PER_SECOND for the sustained duration, with
+        # each integration's default routing; g: the same behind 500 routing rules.
+        mark = phase_mark(phase)
+        rows.append(sustained_row(ctx, phase, f"f{mark}", "", port, server, workers))
+        workers.stop()
+        ctx.between_rows(phase)
+        manage(ctx.env, "benchmarks/database.py", "routes500")
+        workers = start_workers(ctx.env, ctx.logs)
+        rows.append(
+            sustained_row(ctx, phase, f"g{mark}", ", 500 routing rules", port, server, workers)
         )
-        start = ctx.db.now()
-        with CpuWindow({"server": server, "workers": workers}, ctx.db) as window:
-            result = run_wrk(
-                f"http://127.0.0.1:{port}",
-                ctx.paced_script,
-                seconds=ctx.timing.sustained,
-                connections=ctx.timing.connections,
-                rate=rate,
-            )
-        end = ctx.db.now()
-        backlog = ctx.db.pending()
-        drained = ctx.db.wait_drained(ctx.timing.drain_limit)
-        _, alerts = ctx.db.processed_between(start, end)
-        e2e = ctx.db.end_to_end_ms(start, end)
-        row.rate = result.rate
-        row.alerts = alerts / (end - start).total_seconds()
-        row.p50_ms, row.p99_ms = result.p50_ms, result.p99_ms
-        row.errors = result.errors
-        row.wrk_share = result.wrk_share
-        row.cpu = with_other(window.shares, result.wrk_share)
-        work = backlog[1] / ctx.processing_rate[phase] if ctx.processing_rate[phase] else None
-        ctx.sustained[phase] = {
-            "offered": result.requests / result.seconds * ALERTS_PER_REQUEST,
-            "backlog_alerts": backlog[1],
-            "backlog_seconds": work,
-            "drained_in": drained,
-        }
-        row.notes = (
-            f"offered {result.requests / result.seconds * ALERTS_PER_REQUEST:,.0f} alerts/s; "
-            f"at the end {backlog[1]:,} alerts pending"
-            + (f" ≈ {work:.2f} s of work" if work is not None else "")
-            + (f", drained in {drained:.1f} s" if drained is not None else ", not drained")
-            + f"; received → processed p50 {e2e[0]:,.0f} ms, p99 {e2e[1]:,.0f} ms"
-        )
-        rows.append(report(row))
+        manage(ctx.env, "benchmarks/database.py", "routes0")
     finally:
         workers.stop()
         server.stop()
     ctx.between_rows(phase)
     return rows
+
+
+def sustained_row(ctx, phase: str, key: str, rules: str, port: int, server, workers) -> Row:
+    rate = SUSTAINED_ALERTS_PER_SECOND / ALERTS_PER_REQUEST
+    row = Row(
+        key,
+        f"sustained {SUSTAINED_ALERTS_PER_SECOND:,} alerts/s offered{rules}",
+        "uvicorn 2 + celery 2",
+    )
+    start = ctx.db.now()
+    with CpuWindow({"server": server, "workers": workers}, ctx.db) as window:
+        result = run_wrk(
+            f"http://127.0.0.1:{port}",
+            ctx.paced_script,
+            seconds=ctx.timing.sustained,
+            connections=ctx.timing.connections,
+            rate=rate,
+        )
+    end = ctx.db.now()
+    backlog = ctx.db.pending()
+    drained = ctx.db.wait_drained(ctx.timing.drain_limit)
+    _, alerts = ctx.db.processed_between(start, end)
+    e2e = ctx.db.end_to_end_ms(start, end)
+    row.rate = result.rate
+    row.alerts = alerts / (end - start).total_seconds()
+    row.p50_ms, row.p99_ms = result.p50_ms, result.p99_ms
+    row.errors = result.errors
+    row.wrk_share = result.wrk_share
+    row.cpu = with_other(window.shares, result.wrk_share)
+    work = backlog[1] / ctx.processing_rate[phase] if ctx.processing_rate[phase] else None
+    offered = result.requests / result.seconds * ALERTS_PER_REQUEST
+    ctx.sustained[key] = {
+        "offered": offered,
+        "backlog_alerts": backlog[1],
+        "backlog_seconds": work,
+        "drained_in": drained,
+    }
+    row.notes = (
+        f"offered {offered:,.0f} alerts/s; at the end {backlog[1]:,} alerts pending"
+        + (f" ≈ {work:.2f} s of work" if work is not None else "")
+        + (f", drained in {drained:.1f} s" if drained is not None else ", not drained")
+        + f"; received → processed p50 {e2e[0]:,.0f} ms, p99 {e2e[1]:,.0f} ms"
+    )
+    return report(row)
 
 
 def phase_mark(phase: str) -> str:

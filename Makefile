@@ -53,4 +53,5 @@ bench: $(VENV)/.installed-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) benchmarks/run.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) benchmarks/escalation.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) benchmarks/placement.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) benchmarks/processing.py
 	$(PY) benchmarks/routing.py

@@ -88,8 +88,9 @@ def deliveries_process_pending(*, older_than: timedelta | None = None) -> int:
 
 # Everything that creates or places alerts takes turns on this PostgreSQL advisory lock: a batch
 # then never races another for an alert's unique slot or an incident's row, so it needs neither
-# savepoints nor retries per alert. Measured on two cores, one processor at a time with bulk
-# statements is faster than several contending (docs/benchmarks.md).
+# savepoints nor retries per alert, and parallel workers cannot deadlock on incidents locked in
+# different orders (measured before: 14 alerts/s). One batch at a time, in bulk, processes about
+# 2,900 alerts/s (benchmarks/processing.py), far above what two cores accept and route.
 PROCESSING_LOCK_KEY = 0x10C0_0001
 
 

@@ -110,7 +110,9 @@ def machine_facts(db) -> list[str]:
             versions[package] = version(package)
         except Exception:
             versions[package] = "?"
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    from load import ensure_wrk
+
+    wrk = subprocess.run([ensure_wrk(), "--version"], capture_output=True, text=True).stdout
     return [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu.group(1) if cpu else '?'}, {CORES} cores; "

@@ -65,7 +65,7 @@ class Batch:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def load(self, keys: Iterable[AlertKey], *, flapping: bool = True) -> None:
+    def load(self, keys: Iterable[AlertKey]) -> None:
         """Lock the open alerts (and flapping histories) of these fingerprints, in one order for
         every batch: by integration, then by id."""
         wanted = defaultdict(set)
@@ -84,7 +84,7 @@ class Batch:
                     .order_by("id")
                 ):
                     self._open[(integration_id, alert.fingerprint)] = alert
-        if flapping and flap_policy().enabled:
+        if flap_policy().enabled:
             for integration_id in sorted(wanted):
                 for chunk in _chunks(sorted(wanted[integration_id])):
                     for state in (
@@ -158,8 +158,12 @@ class Batch:
         self._broadcast[incident_id] = team_id
 
     def incident_severity_raised(self, incident: Incident) -> None:
+        """Keep the batch's copies of a raised incident current (a later alert compares)."""
         if incident.pk in self._incident_facts:
             self._incident_facts[incident.pk]["severity"] = incident.severity
+        for cached in self.group_incidents.values():
+            if cached.pk == incident.pk:
+                cached.severity = incident.severity
 
     def alerts_moved(self, *, from_incident_id: int, to_incident_id: int) -> None:
         """After a merge: the batch's copies of the moved alerts point at their new incident."""

@@ -178,7 +178,7 @@ def _load(version: tuple, now: float) -> _Snapshot:
 def _current() -> _Snapshot:
     global _snapshot
     snapshot, now = _snapshot, time.monotonic()
-    interval = float(getattr(settings, "IOC_CATALOG_CHECK_SECONDS", 1.0))
+    interval = settings.IOC_CATALOG_CHECK_SECONDS
     if snapshot is not None and now - snapshot.checked_at < interval:
         return snapshot
     # One thread checks while the others keep using the snapshot they have.

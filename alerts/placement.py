@@ -7,7 +7,8 @@ Order, and why:
 2. routing: the owner team, escalation policy, severity override and group settings;
 3. dependency suppression: an open incident for an upstream component (a switch above a host)
    takes the alert as suppressed ("suppressed because <upstream> is down"), paging nobody;
-4. inhibit rules: a matching firing source suppresses it, in that source's incident if any;
+4. inhibit rules: a matching firing source suppresses it (stored and visible, no incident,
+   nobody paged);
 5. grouping into the open incident of its group (route group-by fields, window, group wait);
    a newly opened incident then pulls in the downstream incidents opened before it (host alerts
    often arrive before their switch's own alert) by merging them into itself.
@@ -192,24 +193,27 @@ def _pull_in_downstream(batch: Batch, *, incident: Incident, alert: Alert, at: d
     if not components or not catalog_has_dependents(names=components):
         return 0
     batch.flush()
+    # Ordered by incident, so that the cap cuts at most the last incident's list short.
     candidates = list(
         Alert.objects.filter(status=Alert.Status.FIRING, incident__status__in=OPEN_STATUSES)
         .exclude(incident=incident)
+        .order_by("incident_id", "pk")
         .values_list("pk", "incident_id", "source", "service")[:10_000]
     )
     if not candidates:
         return 0
     names = {name for _, _, source, service in candidates for name in (source, service) if name}
     upstream = catalog_upstream(names=names)
-    below = {
-        incident_id
-        for _, incident_id, source, service in candidates
-        if (upstream.get(source, set()) | upstream.get(service, set())) & components
-    }
+    firing_below: dict[int, list[int]] = {}
+    elsewhere: set[int] = set()  # incidents with a firing alert that does not sit below
+    for pk, incident_id, source, service in candidates:
+        if (upstream.get(source, set()) | upstream.get(service, set())) & components:
+            firing_below.setdefault(incident_id, []).append(pk)
+        else:
+            elsewhere.add(incident_id)
     merged = 0
-    for incident_id in sorted(below):
-        down = Alert.objects.filter(incident_id=incident_id)
-        down.update(
+    for incident_id in sorted(firing_below.keys() - elsewhere):
+        Alert.objects.filter(pk__in=firing_below[incident_id]).update(
             suppression="suppressed",
             suppression_reason=f"suppressed because {alert.source or alert.service} is down",
         )

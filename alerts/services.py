@@ -61,6 +61,7 @@ def integration_rotate_token(
 
 def alert_split(*, alert_id: int, actor=None, via: str = "system"):
     """Take one alert out of its incident into an incident of its own; both timelines say so."""
+    from incidents.broadcast import incident_changed_on_commit
     from incidents.merging import incident_recount_alerts
     from incidents.models import Incident, IncidentEvent
     from incidents.services import incident_open, severity_for_alert, timeline_append
@@ -106,4 +107,6 @@ def alert_split(*, alert_id: int, actor=None, via: str = "system"):
             message=f"Alert split out of #{old.number}: {alert.summary}",
             data={"alert": alert.pk, "from": old.pk, "fingerprint": alert.fingerprint},
         )
+        # The old incident lost an alert: its count changes on the board too.
+        incident_changed_on_commit(incident_id=old.pk, team_id=old.team_id)
     return new

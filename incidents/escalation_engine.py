@@ -437,7 +437,15 @@ def escalations_ack_timeouts_due(*, now: datetime | None = None, limit: int = 10
             )[:limit]
         )
         for escalation in due:
-            incident = Incident.objects.select_for_update().get(pk=escalation.incident_id)
+            # As in _run_step: the escalation is held, so never wait for the incident (the
+            # workflow locks incident then escalation); a busy one is left to the next sweep.
+            incident = (
+                Incident.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=escalation.incident_id)
+                .first()
+            )
+            if incident is None:
+                continue
             if incident.status not in OPEN_STATUSES:
                 escalation.state = Escalation.State.STOPPED
                 escalation.ack_deadline = None

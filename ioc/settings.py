@@ -195,6 +195,8 @@ IOC_TOKEN_ROTATION_GRACE_HOURS = env_int("IOC_TOKEN_ROTATION_GRACE_HOURS", 24)
 IOC_WEBHOOK_SIGNATURE_MAX_AGE = env_int("IOC_WEBHOOK_SIGNATURE_MAX_AGE", 300)
 # Minimum gap between two live pushes for one incident, so a storm cannot swamp browsers.
 IOC_BROADCAST_INTERVAL = float(env_str("IOC_BROADCAST_INTERVAL", "1.0"))
+# How often, at most, a process asks whether the service catalog changed (alerts/catalog.py).
+IOC_CATALOG_CHECK_SECONDS = float(env_str("IOC_CATALOG_CHECK_SECONDS", "1.0"))
 # Flapping: this many state changes of one alert within the window mark it flapping (0: never);
 # it then opens no incident and pages nobody until it has had no state change for the quiet time.
 IOC_FLAP_THRESHOLD = env_int("IOC_FLAP_THRESHOLD", 5)
@@ -222,7 +224,8 @@ EMAIL_TIMEOUT = 10
 IOC_AUTO_RESOLVE_MINUTES = env_int("IOC_AUTO_RESOLVE_MINUTES", 0)
 # The last resort when a step reaches nobody and the team has no reachable manager.
 IOC_FLOOR_LEAD = env_str("IOC_FLOOR_LEAD", "")
-# How long a new incident waits before its escalation's first step (routes may set their own).
+# How long an incident declared by hand or split out waits before its escalation's first step.
+# Incidents opened by alerts wait for their route's group wait instead (30 s by default).
 IOC_ESCALATION_DELAY_SECONDS = env_int("IOC_ESCALATION_DELAY_SECONDS", 0)
 # The share of alerts resolved inside the IOC that the floor aims for (the board shows it).
 IOC_INSIDE_SHARE_TARGET = float(env_str("IOC_INSIDE_SHARE_TARGET", "0.87"))

@@ -93,3 +93,16 @@ def test_a_delivery_that_breaks_the_batch_costs_only_itself(client, floor, monke
         "db-05",
     ]
     assert Incident.objects.get().alert_count == 5
+
+
+def test_a_severity_raised_by_a_repeat_is_not_lowered_by_a_later_join(client, floor):
+    bodies = [
+        alert(1, severity="warning"),
+        alert(1, severity="critical"),  # repeat: raises the incident to SEV2
+        alert(2, severity="high"),  # joins the same group: SEV3 must not lower it
+    ]
+    statements_to_process(client, floor.token, bodies)
+    incident = Incident.objects.get()
+    assert incident.severity == "SEV2"
+    raised = IncidentEvent.objects.filter(incident=incident, kind="severity_changed")
+    assert [event.data["to"] for event in raised] == ["SEV2"]

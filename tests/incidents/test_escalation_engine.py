@@ -2,10 +2,11 @@
 notices, the policy snapshot, the fallback, and racing sweepers."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from incidents import escalation_engine as engine
@@ -205,6 +206,40 @@ def test_an_acknowledgement_timeout_retriggers_a_new_run(floor):
     run(minutes_later=11)
     # The second run's page is a new row, not swallowed as a repeat of the first.
     assert sorted(pages(incident).values_list("run", flat=True)) == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_acknowledgement_timeout_never_waits_for_an_incident_someone_holds(floor):
+    # The workflow locks the incident, then its escalation; the sweep holds the escalation and
+    # must not wait for the incident, or the two deadlock. It skips it until the next sweep.
+    reach(floor.alice)
+    policy(floor.first_line, ("notify_users", {"users": [floor.alice]}), ack_timeout=10)
+    incident = open_incident(floor.first_line)
+    run()
+    services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
+    holding, release = threading.Event(), threading.Event()
+
+    def person_acting():
+        try:
+            with transaction.atomic():
+                Incident.objects.select_for_update().get(pk=incident.pk)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            close_old_connections()
+
+    person = threading.Thread(target=person_acting)
+    person.start()
+    try:
+        assert holding.wait(timeout=30)
+        started = time.monotonic()
+        assert engine.escalations_ack_timeouts_due(now=later(minutes=11)) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        person.join(timeout=30)
+    assert engine.escalations_ack_timeouts_due(now=later(minutes=11)) == 1
+    assert Escalation.objects.get(incident=incident).run == 2
 
 
 def test_resolve_stops_and_tells_those_paged(floor):

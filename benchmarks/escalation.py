@@ -8,18 +8,18 @@ two Celery workers would. Loopback only; its own database (`ioc_bench_escalation
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ioc .venv/bin/python benchmarks/escalation.py
 """
 
-import os
 import sys
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 INCIDENTS = 1000
+from djangodb import django_on_fresh_database  # noqa: E402
+
 DATABASE = "ioc_bench_escalation"
 
 
@@ -49,26 +49,6 @@ class Sink:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def setup_database() -> None:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ioc")
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghij")
-    os.environ.pop("REDIS_URL", None)  # in-app pushes are not measured here
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ioc.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
 def in_threads(target, count: int) -> None:
     from django.db import close_old_connections
 
@@ -86,7 +66,7 @@ def in_threads(target, count: int) -> None:
 
 
 def main() -> None:
-    setup_database()
+    django_on_fresh_database(DATABASE)
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 

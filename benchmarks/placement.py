@@ -11,40 +11,20 @@ firing alerts stored; placement's cost is the difference. Its own database
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ioc .venv/bin/python benchmarks/placement.py
 """
 
-import os
 import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from djangodb import django_on_fresh_database  # noqa: E402
+
 DATABASE = "ioc_bench_placement"
 OPEN_ALERTS = 10_000
 NEW_ALERTS = 2_000
 SERVICES = [f"svc-{n:03d}" for n in range(200)]
-
-
-def setup_database() -> None:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ioc")
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghij")
-    os.environ.pop("REDIS_URL", None)
-    os.environ["IOC_BROADCAST_INTERVAL"] = "3600"  # no browsers here
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ioc.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def measure(label: str, routes: int, integration, team, token_body, *, placing: bool) -> dict:
@@ -101,7 +81,7 @@ def measure(label: str, routes: int, integration, team, token_body, *, placing: 
 
 
 def main() -> None:
-    setup_database()
+    django_on_fresh_database(DATABASE, IOC_BROADCAST_INTERVAL="3600")  # no browsers here
     import json
     from datetime import timedelta
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from djangodb import database_recreate
 from load import CORES, cpu_used, machine_busy, run_wrk, user_cpu, write_script
 from payloads import ALERTS_PER_REQUEST, requests_mix
 from processes import ROOT, Started, start_gunicorn, start_uvicorn, start_workers
@@ -147,12 +148,6 @@ class Db:
                 return time.monotonic() - started
             time.sleep(0.25)
         return None
-
-
-def database_create(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 600) -> str:
@@ -454,7 +449,7 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
     print(f"benchmark database {DATABASE}, Redis db {REDIS_DB}; logs in {logs}", flush=True)
 
-    database_create(admin_url)
+    database_recreate(admin_url, DATABASE)
     manage(env, "manage.py", "migrate", "--noinput")
     tokens = json.loads(manage(env, "benchmarks/database.py", "seed").strip().splitlines()[-1])
     redis_flush(redis_url)

@@ -93,9 +93,11 @@ def step_targets(step: StepSpec, *, incident: Incident, at: datetime) -> list:
         members = Membership.objects.filter(team_id=team_id).exclude(role=Membership.Role.OBSERVER)
         return [m.user for m in members.select_related("user") if m.user.is_active]
     if kind == EscalationStep.Kind.NOTIFY_MANAGER:
-        return list(people.team_managers(team=Team.objects.get(pk=team_id)))
+        team = Team.objects.filter(pk=team_id).first()  # a snapshot may outlive its team
+        return list(people.team_managers(team=team)) if team else []
     if kind == EscalationStep.Kind.HAND_OFF:
-        return list(people.team_oncall_now(team=Team.objects.get(pk=team_id), at=at))
+        team = Team.objects.filter(pk=team_id).first()
+        return list(people.team_oncall_now(team=team, at=at)) if team else []
     if kind == EscalationStep.Kind.ROUND_ROBIN and step.user_ids:
         live = EscalationStep.objects.select_for_update().filter(pk=step.step_id).first()
         cursor = live.round_robin_cursor if live else 0
@@ -209,13 +211,20 @@ def escalation_start(
 
 
 def _cancel_pending_pages(incident: Incident) -> int:
-    return Notification.objects.filter(
+    # A page its sender holds right now is skipped: waiting for it here, with the incident
+    # locked, deadlocks with the sender's timeline insert (which checks the incident). It was
+    # just sent, or its next attempt finds it no longer wanted (notifications._still_wanted).
+    pending = Notification.objects.select_for_update(skip_locked=True).filter(
         incident=incident, status=Notification.Status.PENDING, purpose="page"
-    ).update(status=Notification.Status.CANCELLED)
+    )
+    return Notification.objects.filter(pk__in=list(pending.values_list("pk", flat=True))).update(
+        status=Notification.Status.CANCELLED
+    )
 
 
-def escalation_on_acknowledged(*, incident: Incident) -> None:
-    """Acknowledgement stops paging; with an ack timeout, it re-triggers if not resolved."""
+def escalation_on_acknowledged(*, incident: Incident) -> bool:
+    """Acknowledgement stops paging; with an ack timeout, it re-triggers if not resolved.
+    Returns whether there was paging to stop."""
     escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
     # An exhausted policy may still have delayed personal-rule pages pending, and its
     # acknowledgement still starts the timeout.
@@ -223,12 +232,13 @@ def escalation_on_acknowledged(*, incident: Incident) -> None:
         Escalation.State.ACTIVE,
         Escalation.State.EXHAUSTED,
     ):
-        return
+        return False
     _cancel_pending_pages(incident)
     timeout = spec_from_snapshot(escalation.snapshot).ack_timeout_minutes
     escalation.state = Escalation.State.ACKNOWLEDGED
     escalation.ack_deadline = timezone.now() + timedelta(minutes=timeout) if timeout else None
     escalation.save(update_fields=["state", "ack_deadline", "updated_at"])
+    return True
 
 
 def escalation_on_resolved(*, incident: Incident) -> None:
@@ -271,7 +281,12 @@ def escalations_run_due(*, now: datetime | None = None, limit: int = 100) -> int
             .order_by("next_at")[:limit]
         )
         for escalation in due:
-            done += _run_step(escalation=escalation, now=now)
+            try:
+                # Its own savepoint: one broken escalation must not hold back every other page.
+                with transaction.atomic():
+                    done += _run_step(escalation=escalation, now=now)
+            except Exception:
+                log.exception("escalation %s: step failed; tried again next sweep", escalation.pk)
     return done
 
 
@@ -311,11 +326,8 @@ def _run_step(*, escalation: Escalation, now: datetime) -> bool:
             data={"run": escalation.run, "step": step.position},
         )
     else:
-        run = escalation.run
-        _execute(step=step, label=label, escalation=escalation, incident=incident, now=now)
-        # A hand-off step starts the receiving team's policy as a new run: leave it as it is.
-        if Escalation.objects.filter(pk=escalation.pk).values_list("run", flat=True)[0] != run:
-            return True
+        if _execute(step=step, label=label, escalation=escalation, incident=incident, now=now):
+            return True  # a hand-off started the receiving team's policy: leave it as it is
     move = next_move(spec, step_index=escalation.step_index, repeat=escalation.repeat)
     if move.step_index is None:
         escalation.state = Escalation.State.EXHAUSTED
@@ -330,10 +342,11 @@ def _run_step(*, escalation: Escalation, now: datetime) -> bool:
 
 def _execute(
     *, step: StepSpec, label: str, escalation: Escalation, incident: Incident, now: datetime
-) -> None:
+) -> bool:
+    """Carry out one step. True when a hand-off gave the incident a new escalation run."""
     kind = step.kind
     if kind == EscalationStep.Kind.WAIT:
-        return
+        return False
     if kind == EscalationStep.Kind.WEBHOOK:
         key = notification_key(
             incident_id=incident.pk,
@@ -362,20 +375,28 @@ def _execute(
             message=f"Escalation {label}: calling the outgoing webhook",
             data={"run": escalation.run, "step": step.position},
         )
-        return
+        return False
     if kind == EscalationStep.Kind.HAND_OFF and step.team_id and step.team_id != incident.team_id:
         from teams.models import Team
 
         from .ownership import incident_hand_off
 
-        incident_hand_off(
-            incident_id=incident.pk,
-            to_team=Team.objects.get(pk=step.team_id),
-            reason=f"escalation policy {escalation.snapshot.get('name')}, {label}",
-            actor=None,
-            via=Via.SYSTEM,
-        )
-        incident.refresh_from_db()
+        to_team = Team.objects.filter(pk=step.team_id).first()
+        if to_team is not None:
+            incident_hand_off(
+                incident_id=incident.pk,
+                to_team=to_team,
+                reason=f"escalation policy {escalation.snapshot.get('name')}, {label}",
+                actor=None,
+                via=Via.SYSTEM,
+            )
+            incident.refresh_from_db()
+            if Escalation.objects.filter(pk=escalation.pk).values_list("run", flat=True)[0] != (
+                escalation.run
+            ):
+                # The receiving team's policy started as a new run and pages its on-call
+                # itself; paging them here too would page them twice.
+                return True
     targets = step_targets(step, incident=incident, at=now)
     reachable = _reachable(targets, high_urgency=incident.is_major)
     if reachable:
@@ -398,7 +419,7 @@ def _execute(
                 "users": [u.get_username() for u in reachable],
             },
         )
-        return
+        return False
     fallback = fallback_targets(incident=incident)
     _notify(
         incident=incident,
@@ -423,6 +444,7 @@ def _execute(
             "users": [u.get_username() for u in fallback],
         },
     )
+    return False
 
 
 def escalations_ack_timeouts_due(*, now: datetime | None = None, limit: int = 100) -> int:

@@ -269,6 +269,8 @@ def incident_transition(
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
         if not transitions.check(incident.status, to_status, reopen=reopen):
+            if to_status == Status.ACKNOWLEDGED:
+                _acknowledge_again(incident=incident, actor=actor, via=via)
             return TransitionOutcome(incident, changed=False)
         _check_workflow_rules(
             incident=incident, to_status=to_status, actor=actor, resolution=resolution
@@ -330,8 +332,28 @@ def _escalation_follows(*, incident: Incident, previous: str, to_status: str) ->
             escalation_engine.escalation_on_resolved(incident=incident)
     elif transitions.is_reopen(previous, to_status):
         escalation_engine.escalation_start(incident=incident)
-    elif previous == Status.TRIGGERED:
+    else:
+        # Any move forward stops paging, not only the first one out of triggered: an ack
+        # timeout re-triggers the escalation of an incident that stays acknowledged.
         escalation_engine.escalation_on_acknowledged(incident=incident)
+
+
+def _acknowledge_again(*, incident: Incident, actor, via: str) -> None:
+    """Acknowledging an acknowledged incident changes no state, but stops an escalation that
+    its ack timeout re-triggered; the timeline says who stopped it."""
+    from . import escalation_engine
+
+    if escalation_engine.escalation_on_acknowledged(incident=incident):
+        who = actor.get_username() if _person(actor) else "the system"
+        timeline_append(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATION,
+            message=f"Acknowledged again by {who}: the re-triggered escalation stops",
+            actor=actor,
+            via=via,
+            data={"acknowledged_again": True},
+        )
+        incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
 
 
 def incident_acknowledge(*, incident_id: int, actor, via: str) -> TransitionOutcome:
@@ -377,9 +399,6 @@ def incident_reopen(*, incident_id: int, actor, via: str, reason: str = "") -> T
 def incidents_auto_resolve_due(*, now=None) -> int:
     """Resolve, as the system with the owning team as resolver, the open incidents whose alerts
     have all resolved and stayed resolved for IOC_AUTO_RESOLVE_MINUTES (0: never)."""
-    from datetime import timedelta
-
-    from django.conf import settings
     from django.db.models import Max
 
     minutes = settings.IOC_AUTO_RESOLVE_MINUTES
@@ -395,15 +414,22 @@ def incidents_auto_resolve_due(*, now=None) -> int:
     )
     resolved = 0
     for incident_id in list(due[:500]):
-        try:
-            outcome = incident_resolve(
-                incident_id=incident_id,
-                actor=None,
-                via=Via.SYSTEM,
-                code=ResolutionCode.SELF_HEALED,
-                summary=f"All alerts resolved and stayed resolved for {minutes} minutes",
-            )
-        except WorkflowRefused:
-            continue  # changed meanwhile (a person acted): leave it to them
+        with transaction.atomic():
+            # Asked again under the incident's lock: a batch may have attached a new firing
+            # alert since the list was read (it held the lock meanwhile), and resolving now
+            # would stop the paging that alert is owed.
+            Incident.objects.select_for_update().filter(pk=incident_id).first()
+            if not due.filter(pk=incident_id).exists():
+                continue
+            try:
+                outcome = incident_resolve(
+                    incident_id=incident_id,
+                    actor=None,
+                    via=Via.SYSTEM,
+                    code=ResolutionCode.SELF_HEALED,
+                    summary=f"All alerts resolved and stayed resolved for {minutes} minutes",
+                )
+            except WorkflowRefused:
+                continue  # changed meanwhile (a person acted): leave it to them
         resolved += outcome.changed
     return resolved

@@ -1,7 +1,12 @@
 """Optionally an incident resolves by itself when all its alerts resolve and stay resolved."""
 
+import threading
+import time
 from datetime import timedelta
 
+import pytest
+from django.db import close_old_connections, transaction
+from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Alert
@@ -53,5 +58,46 @@ def test_it_waits_while_an_alert_still_fires(client, floor, settings):
     incident = two_alerts_then_resolve(client, floor, resolve_both=False)
     assert Alert.objects.filter(status="firing").count() == 1
     assert incidents_auto_resolve_due(now=timezone.now() + timedelta(hours=1)) == 0
+    incident.refresh_from_db()
+    assert incident.is_open
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_asks_again_under_the_lock_a_batch_held(settings):
+    # A batch holds the group's incident while it attaches a new firing alert; the sweep read
+    # the incident as due before that committed, and must not resolve it afterwards.
+    from tests.base import Floor
+
+    floor = Floor()
+    client = Client()
+    settings.IOC_AUTO_RESOLVE_MINUTES = 10
+    incident = two_alerts_then_resolve(client, floor, resolve_both=True)
+    holding, done = threading.Event(), threading.Event()
+
+    def batch_attaching_a_firing_alert():
+        try:
+            with transaction.atomic():
+                Incident.objects.select_for_update().get(pk=incident.pk)
+                Alert.objects.create(
+                    integration=floor.integration,
+                    fingerprint="db-3",
+                    severity="warning",
+                    summary="Disk",
+                    source="db-3",
+                    incident=incident,
+                    first_seen=timezone.now(),
+                    last_seen=timezone.now(),
+                )
+                holding.set()
+                time.sleep(0.5)  # the sweep reads its list meanwhile, then waits for the lock
+        finally:
+            done.set()
+            close_old_connections()
+
+    thread = threading.Thread(target=batch_attaching_a_firing_alert)
+    thread.start()
+    assert holding.wait(timeout=30)
+    assert incidents_auto_resolve_due(now=timezone.now() + timedelta(minutes=11)) == 0
+    thread.join(timeout=30)
     incident.refresh_from_db()
     assert incident.is_open

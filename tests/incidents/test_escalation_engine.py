@@ -138,6 +138,40 @@ def test_a_hand_off_step_moves_the_incident_and_pages_the_new_team(floor):
     assert list(pages(incident).values_list("user__username", flat=True)) == ["dave"]
 
 
+def test_a_hand_off_step_to_a_team_with_a_policy_pages_its_on_call_once(floor):
+    reach(floor.dave)
+    policy(floor.dba, ("notify_users", {"users": [floor.dave]}))
+    # The first line's policy is not the default: the incident opens with this one.
+    handing = policy(floor.first_line, ("hand_off", {"team": floor.dba}))
+    incident = open_incident(floor.first_line)
+    assert Escalation.objects.get(incident=incident).snapshot["name"] == handing.name
+    run()  # the hand-off step: the DBA policy starts as a new run
+    run(minutes_later=1)  # the new run's first step
+    incident.refresh_from_db()
+    assert incident.team == floor.dba
+    assert list(pages(incident).values_list("user__username", "run")) == [("dave", 2)]
+
+
+def test_one_broken_escalation_does_not_hold_back_the_others(floor, monkeypatch):
+    reach(floor.alice)
+    policy(floor.first_line, ("notify_users", {"users": [floor.alice]}))
+    broken, fine = open_incident(floor.first_line, "broken"), open_incident(floor.first_line)
+    run_step = engine._run_step
+
+    def failing_for_broken(*, escalation, now):
+        if escalation.incident_id == broken.pk:
+            raise RuntimeError("a bug of ours")
+        return run_step(escalation=escalation, now=now)
+
+    monkeypatch.setattr(engine, "_run_step", failing_for_broken)
+    assert run() == 1
+    assert pages(fine).count() == 1
+    assert pages(broken).count() == 0
+    monkeypatch.undo()
+    assert run() == 1  # tried again by the next sweep
+    assert pages(broken).count() == 1
+
+
 def test_round_robin_takes_the_next_person_each_time(floor):
     for user in (floor.alice, floor.dave, floor.manager):
         reach(user)
@@ -206,6 +240,77 @@ def test_an_acknowledgement_timeout_retriggers_a_new_run(floor):
     run(minutes_later=11)
     # The second run's page is a new row, not swallowed as a repeat of the first.
     assert sorted(pages(incident).values_list("run", flat=True)) == [1, 2]
+
+
+@pytest.mark.parametrize("stop", ["acknowledge again", "investigate"])
+def test_a_retriggered_escalation_stops_when_acknowledged_again_or_moved_on(floor, stop):
+    reach(floor.alice)
+    policy(
+        floor.first_line,
+        ("notify_users", {"users": [floor.alice], "wait_minutes": 5}),
+        ("notify_manager", {}),
+        ack_timeout=10,
+    )
+    incident = open_incident(floor.first_line)
+    run()
+    services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
+    assert engine.escalations_ack_timeouts_due(now=later(minutes=11)) == 1
+    run(minutes_later=11)  # the re-triggered run pages again
+    assert Escalation.objects.get(incident=incident).state == "active"
+    if stop == "acknowledge again":
+        outcome = services.incident_acknowledge(
+            incident_id=incident.pk, actor=floor.alice, via="api"
+        )
+        assert not outcome.changed  # still acknowledged, as before
+        incident.refresh_from_db()
+        assert incident.events.filter(data__acknowledged_again=True).count() == 1
+    else:
+        services.incident_transition(
+            incident_id=incident.pk, to_status="investigating", actor=floor.alice, via="api"
+        )
+    assert Escalation.objects.get(incident=incident).state == "acknowledged"
+    pages_before = pages(incident).count()
+    assert run(minutes_later=30) == 0
+    assert pages(incident).count() == pages_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acknowledging_never_waits_for_a_page_being_sent(floor):
+    # The sender holds its page's row while it sends, then inserts a timeline row (which checks
+    # the incident); acknowledging holds the incident, so it must not wait for that page.
+    reach(floor.alice)
+    policy(floor.first_line, ("notify_users", {"users": [floor.alice]}))
+    incident = open_incident(floor.first_line)
+    run()
+    page = pages(incident).get()
+    sending, sent = threading.Event(), threading.Event()
+
+    def sender():
+        try:
+            with transaction.atomic():
+                Notification.objects.select_for_update().get(pk=page.pk)
+                sending.set()
+                sent.wait(timeout=30)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        assert sending.wait(timeout=30)
+        started = time.monotonic()
+        services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
+        assert time.monotonic() - started < 5
+    finally:
+        sent.set()
+        thread.join(timeout=30)
+    page.refresh_from_db()
+    assert page.status == "pending"  # left to its sender, which finds it no longer wanted
+    from incidents.notifications import notification_deliver_one
+
+    assert notification_deliver_one(now=later(minutes=1))
+    page.refresh_from_db()
+    assert page.status == "cancelled"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -102,7 +102,8 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
     """Fire "HeartbeatMissed" for each enabled heartbeat integration that has gone quiet, once:
     not while its previous one is still open. Returns how many fired."""
     # Imported here: ingest imports this module to record pings, and this part builds on it.
-    from .ingest import alert_apply, processing_turn
+    from .batch import processing_turn
+    from .ingest import alert_apply
 
     now = now or timezone.now()
     fired = 0

@@ -6,13 +6,14 @@ one transaction, so a batch cut short by a crash is simply done again. A batch r
 in bulk (alerts/batch.py): the per-alert functions below change its in-memory state.
 """
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from incidents.broadcast import incident_changed_on_commit
@@ -24,9 +25,10 @@ from incidents.services import (
     severity_for_alert,
     timeline_append,
 )
+from incidents.transitions import WorkflowRefused
 
 from . import sns
-from .batch import Batch, batch_scope, rows_update
+from .batch import Batch, batch_scope, processing_turn, rows_update
 from .catalog import service_discover
 from .flapping import (
     FlapChange,
@@ -53,8 +55,9 @@ from .suppression import silences_handle_ended
 
 log = logging.getLogger(__name__)
 
-# Deadlock and serialization failure: another worker won a lock race; trying again succeeds.
-TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# A delivery whose processing met a database error (a deadlock, a dropped connection) is tried
+# again this many times in all before it is marked failed with the error.
+DATABASE_ERROR_ATTEMPTS = 5
 
 # Retention deletes in batches and finds nothing to do most of the time: once a minute is plenty.
 RETENTION_EVERY_SECONDS = 60.0
@@ -84,21 +87,6 @@ def deliveries_process_pending(*, older_than: timedelta | None = None) -> int:
         done += count
         if count < settings.IOC_PROCESS_BATCH_SIZE:
             return done
-
-
-# Everything that creates or places alerts takes turns on this PostgreSQL advisory lock: a batch
-# then never races another for an alert's unique slot or an incident's row, so it needs neither
-# savepoints nor retries per alert, and parallel workers cannot deadlock on incidents locked in
-# different orders (measured before: 14 alerts/s). One batch at a time, in bulk, processes about
-# 2,900 alerts/s (benchmarks/processing.py), far above what two cores accept and route.
-PROCESSING_LOCK_KEY = 0x10C0_0001
-
-
-def processing_turn() -> None:
-    """Wait for this transaction's turn to process (released at commit or rollback)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROCESSING_LOCK_KEY])
 
 
 def deliveries_process_batch(*, older_than: timedelta | None = None) -> int:
@@ -175,12 +163,12 @@ def _delivery_process_alone(event: InboundEvent) -> set[tuple[str, str]]:
         with transaction.atomic(), batch_scope() as batch:
             outcomes = _delivery_apply(event, _delivery_parse(event))
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+        if event.attempts >= DATABASE_ERROR_ATTEMPTS:
             _delivery_refused(event, exc)
             return set()
-        # Lost a lock race (a deadlock with someone outside processing): not the delivery's
-        # fault, so it stays pending for the next batch or the sweep.
-        log.warning("delivery %s left pending after lock contention: %s", event.pk, exc)
+        # The database's trouble (a lost lock race, a dropped connection), not the delivery's:
+        # it stays pending for the next batch or the sweep, a few times at most.
+        log.warning("delivery %s left pending after a database error: %s", event.pk, exc)
         event.error = f"will retry: {str(exc).strip().splitlines()[0]}"
         return set()
     except Exception as exc:
@@ -250,8 +238,8 @@ def _delivery_done(event: InboundEvent, outcomes: list[AlertOutcome]) -> None:
 
 
 def _delivery_refused(event: InboundEvent, exc: Exception) -> None:
-    """A delivery that yields no alerts: ignored, a subscription to confirm, a payload error kept
-    on the delivery (never lost), or, for a bug of ours, the error for a later retry."""
+    """A delivery that yields no alerts: ignored, a subscription to confirm, or failed with its
+    error kept on it (a payload error, or a bug of ours): stored with its body, never lost."""
     event.status = InboundEvent.Status.PROCESSED
     event.error = ""
     if isinstance(exc, IgnoredPayload):
@@ -352,13 +340,20 @@ def _alert_repeat(
         wanted = severity_for_alert(alert.severity)
         if SEVERITY_RANK[wanted] < SEVERITY_RANK[facts["severity"]]:
             batch.flush()  # the timeline keeps its order
-            incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
-            incident_raise_severity(
-                incident=incident,
-                severity=wanted,
-                reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
+            # Re-checked under the lock: a person may have resolved it meanwhile, and a closed
+            # incident must not turn major (that mails stakeholders).
+            incident = (
+                Incident.objects.select_for_update()
+                .filter(pk=alert.incident_id, status__in=OPEN_STATUSES)
+                .first()
             )
-            batch.incident_severity_raised(incident)
+            if incident is not None:
+                incident_raise_severity(
+                    incident=incident,
+                    severity=wanted,
+                    reason=f"alert '{alert.name or alert.summary}' is now {alert.severity}",
+                )
+                batch.incident_severity_raised(incident)
         batch.incident_changed(incident_id=alert.incident_id, team_id=facts["team_id"])
     return AlertOutcome(alert.pk, alert.fingerprint, "updated", flapping=alert.flapping)
 
@@ -543,10 +538,12 @@ def _alert_acknowledge(
     if alert is None or alert.incident_id is None:
         return AlertOutcome(alert.pk if alert else None, parsed.fingerprint, "unknown_acknowledge")
     batch.flush()
-    incident = Incident.objects.get(pk=alert.incident_id)
-    if incident.status == Status.TRIGGERED:
+    # The transition decides under the incident's lock: from triggered it acknowledges, on an
+    # acknowledged incident it stops a re-triggered escalation, and an incident already further
+    # on (or resolved) is left as it is.
+    with contextlib.suppress(WorkflowRefused):  # TransitionNotAllowed is one too
         incident_transition(
-            incident_id=incident.pk,
+            incident_id=alert.incident_id,
             to_status=Status.ACKNOWLEDGED,
             via=Via.SYSTEM,
             reason=f"acknowledged in {integration.name}",

@@ -169,8 +169,14 @@ def _upstream_incident(batch: Batch, alert: Alert) -> tuple[Incident, str] | Non
     if first is None:
         return None
     down = first.source if first.source in upstream else first.service
-    incident = Incident.objects.select_for_update().get(pk=first.incident_id)
-    return incident, down
+    # Re-checked under the lock: the query above did not lock, and a person may have resolved
+    # the upstream incident since; then this alert is placed on its own.
+    incident = (
+        Incident.objects.select_for_update()
+        .filter(pk=first.incident_id, status__in=OPEN_STATUSES)
+        .first()
+    )
+    return (incident, down) if incident is not None else None
 
 
 def _inhibited(batch: Batch, alert: Alert, fields: dict, at: datetime) -> str | None:

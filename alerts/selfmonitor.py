@@ -33,7 +33,8 @@ def _integration() -> Integration | None:
 
 def self_monitor_check(*, now: datetime) -> str:
     """Fire the sweeper alert while escalations are overdue; resolve it once they are not."""
-    from .ingest import alert_apply, processing_turn
+    from .batch import processing_turn
+    from .ingest import alert_apply
 
     health = escalation_sweeper_health()
     stalled = health["escalations"] == "stalled"

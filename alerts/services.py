@@ -67,9 +67,11 @@ def alert_split(*, alert_id: int, actor=None, via: str = "system"):
     from incidents.services import incident_open, severity_for_alert, timeline_append
     from incidents.transitions import WorkflowRefused
 
+    from .batch import processing_turn
     from .models import Alert
 
     with transaction.atomic():
+        processing_turn()  # as incidents.merging.incident_merge: moves an alert between incidents
         alert = Alert.objects.select_for_update().get(pk=alert_id)
         if alert.incident_id is None:
             raise WorkflowRefused("this alert is not part of an incident")

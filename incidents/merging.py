@@ -41,7 +41,12 @@ def incident_merge(
     """Move every alert of `incident_id` into `into_id` and resolve the first as a duplicate."""
     if incident_id == into_id:
         raise WorkflowRefused("an incident cannot be merged into itself")
+    from alerts.batch import processing_turn
+
     with transaction.atomic():
+        # Processing locks alerts, then incidents; a merge moves alerts of locked incidents,
+        # so it waits for processing's turn instead of locking in the opposite order.
+        processing_turn()
         # Lock both in id order, so two merges of the same pair cannot deadlock.
         locked = {
             incident.pk: incident

@@ -106,3 +106,25 @@ def test_a_severity_raised_by_a_repeat_is_not_lowered_by_a_later_join(client, fl
     assert incident.severity == "SEV2"
     raised = IncidentEvent.objects.filter(incident=incident, kind="severity_changed")
     assert [event.data["to"] for event in raised] == ["SEV2"]
+
+
+@pytest.mark.batch_fallback
+def test_a_database_error_leaves_the_delivery_pending_a_few_times_then_failed(
+    client, floor, monkeypatch
+):
+    from django.db import OperationalError
+
+    def connection_lost(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ingest, "alert_apply", connection_lost)
+    post_alert(client, floor.token, alert(1))
+    for attempt in range(1, ingest.DATABASE_ERROR_ATTEMPTS):
+        process()
+        event = InboundEvent.objects.get()
+        assert (event.status, event.attempts) == ("pending", attempt)
+        assert event.error.startswith("will retry: server closed")
+    process()
+    event = InboundEvent.objects.get()
+    assert (event.status, event.attempts) == ("failed", ingest.DATABASE_ERROR_ATTEMPTS)
+    assert "server closed the connection" in event.error

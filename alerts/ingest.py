@@ -22,6 +22,7 @@ from incidents.services import (
     SEVERITY_RANK,
     incident_raise_severity,
     incident_transition,
+    incidents_auto_resolve_due,
     severity_for_alert,
     timeline_append,
 )
@@ -41,9 +42,9 @@ from .flapping import (
 from .heartbeat import heartbeat_record_ping, heartbeats_check
 from .models import Alert, FlapState, InboundEvent, Integration
 from .payloads import BodyError, decode_body
-from .placement import _join as placement_join
-from .placement import alert_route_and_attach, placement_prefetch
+from .placement import alert_route_and_attach, placement_join, placement_prefetch
 from .retention import deliveries_prune
+from .selfmonitor import self_monitor_check
 from .sources import (
     IgnoredPayload,
     ParsedAlert,
@@ -187,8 +188,8 @@ def deliveries_sweep() -> int:
         heartbeats_check,
         flapping_clear_quiet,
         silences_handle_ended,
-        incidents_auto_resolve,
-        self_monitor,
+        incidents_auto_resolve_due,
+        self_monitor_check,
     ]
     if _retention_due():
         parts += [deliveries_prune, flap_states_prune]
@@ -479,12 +480,13 @@ def flapping_clear_quiet(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     policy = flap_policy()
     cleared = 0
-    for state in flap_states_quiet(now=now).select_related("integration__team"):
+    for state in flap_states_quiet(now=now):
         with transaction.atomic():
             processing_turn()
             # Alert first, then the state: the order processing locks them in.
             alert = (
-                Alert.objects.select_for_update()
+                Alert.objects.select_for_update(of=("self",))
+                .select_related("integration__team")  # placement reads both
                 .filter(integration_id=state.integration_id, fingerprint=state.fingerprint)
                 .exclude(status=Alert.Status.RESOLVED)
                 .first()
@@ -549,17 +551,3 @@ def _alert_acknowledge(
             reason=f"acknowledged in {integration.name}",
         )
     return AlertOutcome(alert.pk, alert.fingerprint, "acknowledged")
-
-
-def incidents_auto_resolve(*, now: datetime) -> int:
-    """Incidents whose alerts all stayed resolved long enough resolve themselves (optional)."""
-    from incidents.services import incidents_auto_resolve_due
-
-    return incidents_auto_resolve_due(now=now)
-
-
-def self_monitor(*, now: datetime) -> str:
-    """A stalled escalation sweeper raises an alert of its own (selfmonitor.py)."""
-    from .selfmonitor import self_monitor_check
-
-    return self_monitor_check(now=now)

@@ -30,7 +30,7 @@ from teams.models import Team
 
 from .batch import Batch, batch_scope
 from .catalog import catalog_has_dependents, catalog_upstream, service_owner_team_id
-from .matchers import alert_fields
+from .matchers import alert_fields, field_value
 from .models import Alert
 from .routing import RouteDecision, route_alert
 from .sources.base import stable_hash
@@ -49,13 +49,7 @@ def group_key_for(*, team_id: int, values: list[str]) -> str:
 
 
 def _group_values(decision: RouteDecision, fields: dict) -> list[str]:
-    labels = fields.get("labels") or {}
-    values = []
-    for name in decision.group_by:
-        if name.startswith("labels."):
-            values.append(str(labels.get(name[len("labels.") :], "")))
-        else:
-            values.append(str(fields.get(name) or ""))
+    values = [field_value(fields, name) for name in decision.group_by]
     # An alert without a name groups by its summary, as before routes existed.
     if values == [fields.get("service") or "", ""] and decision.group_by == ("service", "name"):
         values[1] = str(fields.get("summary") or "")
@@ -119,7 +113,9 @@ def _mark(batch: Batch, alert: Alert, kind: str, reason: str) -> None:
     batch.alert_changed(alert, "suppression", "suppression_reason", "route")
 
 
-def _join(*, alert: Alert, incident: Incident, at: datetime, suppressed: bool = False) -> None:
+def placement_join(
+    *, alert: Alert, incident: Incident, at: datetime, suppressed: bool = False
+) -> None:
     with batch_scope() as batch:
         alert.incident = incident
         batch.alert_changed(alert, "incident")
@@ -253,7 +249,7 @@ def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
     if above is not None:
         incident, down = above
         _mark(batch, alert, "suppressed", f"suppressed because {down} is down")
-        _join(alert=alert, incident=incident, at=at, suppressed=True)
+        placement_join(alert=alert, incident=incident, at=at, suppressed=True)
         return incident
 
     inhibited = _inhibited(batch, alert, fields, at)
@@ -294,7 +290,7 @@ def _place(batch: Batch, *, alert: Alert, at: datetime) -> Incident | None:
             reason=f"joined by {alert.severity} alert '{alert.name or alert.summary}'",
         )
         batch.incident_severity_raised(incident)
-    _join(alert=alert, incident=incident, at=at)
+    placement_join(alert=alert, incident=incident, at=at)
     if opened:
         _pull_in_downstream(batch, incident=incident, alert=alert, at=at)
     return incident

@@ -62,7 +62,7 @@ def integration_rotate_token(
 def alert_split(*, alert_id: int, actor=None, via: str = "system"):
     """Take one alert out of its incident into an incident of its own; both timelines say so."""
     from incidents.broadcast import incident_changed_on_commit
-    from incidents.merging import incident_recount_alerts
+    from incidents.merging import incidents_recount_alerts
     from incidents.models import Incident, IncidentEvent
     from incidents.services import incident_open, severity_for_alert, timeline_append
     from incidents.transitions import WorkflowRefused
@@ -91,8 +91,7 @@ def alert_split(*, alert_id: int, actor=None, via: str = "system"):
         )
         alert.incident = new
         alert.save(update_fields=["incident"])
-        incident_recount_alerts(incident=old)
-        incident_recount_alerts(incident=new)
+        incidents_recount_alerts([old.pk, new.pk])
         timeline_append(
             incident=old,
             kind=IncidentEvent.Kind.SPLIT,

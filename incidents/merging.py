@@ -14,10 +14,6 @@ from .services import Resolution, incident_raise_severity, incident_transition, 
 from .transitions import WorkflowRefused
 
 
-def incident_recount_alerts(*, incident: Incident) -> None:
-    incidents_recount_alerts([incident.pk])
-
-
 def incidents_recount_alerts(incident_ids: Iterable[int]) -> None:
     """alert_count is derived: counted from the attached alerts, never incremented. One
     statement for all the incidents a processing batch touched."""
@@ -65,8 +61,7 @@ def incident_merge(
             raise WorkflowRefused(f"#{target.number} was itself merged away")
         moved = list(source.alerts.values_list("pk", flat=True))
         source.alerts.update(incident=target)
-        incident_recount_alerts(incident=source)
-        incident_recount_alerts(incident=target)
+        incidents_recount_alerts([source.pk, target.pk])
         source.merged_into = target
         source.save(update_fields=["merged_into", "updated_at"])
         who = actor.get_username() if actor is not None and actor.is_authenticated else "system"

@@ -191,13 +191,24 @@ def incident_raise_severity(
     """Raise, never lower: a joining alert can make an incident more severe, not less."""
     if SEVERITY_RANK[severity] >= SEVERITY_RANK[incident.severity]:
         return False
+    incident_severity_set(
+        incident=incident, severity=severity, reason=reason, actor=actor, via=via, verb="raised"
+    )
+    return True
+
+
+def incident_severity_set(
+    *, incident: Incident, severity: str, reason: str, actor, via: str, verb: str = "changed"
+) -> None:
+    """Set the severity of a locked incident, say so on the timeline, and start what a major
+    incident owes (a commander, stakeholder updates) when it has just become one."""
     previous = incident.severity
     incident.severity = severity
     incident.save(update_fields=["severity", "updated_at"])
     timeline_append(
         incident=incident,
         kind=IncidentEvent.Kind.SEVERITY_CHANGED,
-        message=f"Severity raised from {previous} to {severity}: {reason}",
+        message=f"Severity {verb} from {previous} to {severity}: {reason}",
         actor=actor,
         via=via,
         data={"from": previous, "to": severity, "reason": reason},
@@ -207,7 +218,6 @@ def incident_raise_severity(
 
         incident_became_major(incident=incident, actor=actor, via=via)
     incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
-    return True
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from teams.models import Team
 
 from .broadcast import incident_changed_on_commit
 from .models import MAJOR_SEVERITIES, Incident, IncidentEvent, Severity, StatusUpdate
-from .services import incident_open, timeline_append
+from .services import incident_open, incident_severity_set, timeline_append
 from .transitions import WorkflowRefused
 
 log = logging.getLogger(__name__)
@@ -73,20 +73,9 @@ def incident_change_severity(
             return incident
         if not incident.is_open:
             raise WorkflowRefused(f"an incident that is {incident.status} keeps its severity")
-        previous, was_major = incident.severity, incident.is_major
-        incident.severity = severity
-        incident.save(update_fields=["severity", "updated_at"])
-        timeline_append(
-            incident=incident,
-            kind=IncidentEvent.Kind.SEVERITY_CHANGED,
-            message=f"Severity changed from {previous} to {severity}: {reason}",
-            actor=actor,
-            via=via,
-            data={"from": previous, "to": severity, "reason": reason},
+        incident_severity_set(
+            incident=incident, severity=severity, reason=reason, actor=actor, via=via
         )
-        if incident.is_major and not was_major:
-            incident_became_major(incident=incident, actor=actor, via=via)
-        incident_changed_on_commit(incident_id=incident.pk, team_id=incident.team_id)
     return incident
 
 

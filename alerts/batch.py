@@ -58,6 +58,7 @@ class Batch:
         self._flap_changed: dict[AlertKey, FlapState] = {}
         self._incident_facts: dict[int, dict] = {}
         self.group_incidents: dict[str, Incident] = {}
+        self.upstream_incidents: dict[frozenset, tuple[Incident, str]] = {}  # placement
         self.routing_hints: dict[int, dict[tuple, tuple]] = {}  # see placement._routed
         self.teams: dict[int, Team] = {}
         self.inhibit = None  # alerts.suppression.InhibitContext, loaded on first use
@@ -110,6 +111,7 @@ class Batch:
         """A resolved alert is no longer the fingerprint's open alert."""
         self._open[(alert.integration_id, alert.fingerprint)] = None
         self._closed[(alert.integration_id, alert.fingerprint)] = alert
+        self.upstream_incidents.clear()  # it may have been the upstream alert
 
     def before_create(self, integration_id: int, fingerprint: str) -> None:
         """A fingerprint that fires again after a resolve in this same batch: the database must
@@ -171,6 +173,7 @@ class Batch:
             if alert is not None and alert.incident_id == from_incident_id:
                 alert.incident_id = to_incident_id
         self.group_incidents.clear()  # the merged incident is resolved: no group may use it
+        self.upstream_incidents.clear()
 
     def flap_change(self, *, integration_id: int, fingerprint: str, at: datetime) -> FlapChange:
         """Record a state change (a firing or a resolve) in the fingerprint's history."""

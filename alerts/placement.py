@@ -147,6 +147,11 @@ def _upstream_incident(batch: Batch, alert: Alert) -> tuple[Incident, str] | Non
         upstream |= names
     if not upstream:
         return None
+    # In a storm every host behind the switch asks the same question: answered once per batch
+    # (the batch forgets the answers when an alert resolves or incidents merge).
+    key = frozenset(upstream)
+    if key in batch.upstream_incidents:
+        return batch.upstream_incidents[key]
     batch.flush()  # the alerts this batch attached so far count
     above = (
         Alert.objects.filter(status=Alert.Status.FIRING, incident__status__in=OPEN_STATUSES)
@@ -172,7 +177,11 @@ def _upstream_incident(batch: Batch, alert: Alert) -> tuple[Incident, str] | Non
         .filter(pk=first.incident_id, status__in=OPEN_STATUSES)
         .first()
     )
-    return (incident, down) if incident is not None else None
+    if incident is None:
+        return None
+    # Only a found incident is remembered: one not found yet may open later in this batch.
+    batch.upstream_incidents[key] = (incident, down)
+    return incident, down
 
 
 def _inhibited(batch: Batch, alert: Alert, fields: dict, at: datetime) -> str | None:

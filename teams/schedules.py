@@ -18,11 +18,12 @@ spring-forward day (02:30 in Berlin) happens at the same instant one hour later 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import pairwise
+from typing import Protocol
 from zoneinfo import ZoneInfo, available_timezones
 
 DAILY = "daily"
@@ -64,6 +65,56 @@ class LayerSpec:
             return timedelta(days=7)
         assert self.shift_length is not None
         return self.shift_length
+
+
+# `restrict_days` as stored on a layer: ASCII digits 0 (Monday) to 6 (Sunday), e.g. "01234";
+# blank is every day. The model field's validator, the API's 0-6 integers, docs/schedules.md and
+# everything below agree on this; anything else is an error, never a day to skip: dropping the
+# "7" of "7" would turn a Sunday-only layer into an every-day one.
+WEEKDAY_DIGITS = "0123456"
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """The weekdays of a stored `restrict_days`; ScheduleError when it is not weekday digits."""
+    if not set(text) <= set(WEEKDAY_DIGITS):
+        raise ScheduleError(f"days are digits 0 (Monday) to 6 (Sunday), e.g. 01234; not {text!r}")
+    return frozenset(int(day) for day in text)
+
+
+class LayerFields(Protocol):
+    """What layer_spec_of reads: the fields of teams.models.ScheduleLayer, also found on
+    teams.services.LayerInput."""
+
+    name: str
+    rotation_kind: str
+    start: date
+    handoff_time: time
+    position: int
+    shift_length: timedelta | None
+    restrict_days: str
+    restrict_start: time | None
+    restrict_end: time | None
+
+
+def layer_spec_of(layer: LayerFields, *, user_ids: Iterable[int] = (), **extra) -> LayerSpec:
+    """The LayerSpec of a stored or submitted layer; `extra` sets or replaces LayerSpec fields
+    (e.g. id, or restrict_days to check the rest of a layer whose days are bad). ScheduleError
+    when its restrict_days are not weekday digits (parse_weekdays); layer_errors says what else
+    is wrong."""
+    if "restrict_days" not in extra:
+        extra["restrict_days"] = parse_weekdays(layer.restrict_days)
+    fields = {
+        "name": layer.name,
+        "rotation": layer.rotation_kind,
+        "start": layer.start,
+        "handoff": layer.handoff_time,
+        "user_ids": tuple(user_ids),
+        "position": layer.position,
+        "shift_length": layer.shift_length,
+        "restrict_start": layer.restrict_start,
+        "restrict_end": layer.restrict_end,
+    }
+    return LayerSpec(**{**fields, **extra})
 
 
 @dataclass(frozen=True)

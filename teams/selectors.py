@@ -35,10 +35,12 @@ from .models import (
 from .schedules import (
     LayerSpec,
     OverrideSpec,
+    ScheduleError,
     ScheduleSpec,
     Shift,
     gaps_between,
     layer_errors,
+    layer_spec_of,
     next_oncall,
     oncall_at,
     shifts_between,
@@ -175,20 +177,12 @@ def _pk(row) -> int:
 
 
 def _layer_spec(layer: ScheduleLayer) -> LayerSpec | None:
-    spec = LayerSpec(
-        name=layer.name,
-        rotation=layer.rotation_kind,
-        start=layer.start,
-        handoff=layer.handoff_time,
-        user_ids=tuple(m.user_id for m in layer.members.all()),
-        position=layer.position,
-        shift_length=layer.shift_length,
-        restrict_days=frozenset(int(day) for day in layer.restrict_days if day in "0123456"),
-        restrict_start=layer.restrict_start,
-        restrict_end=layer.restrict_end,
-        id=layer.pk,
-    )
-    if errors := layer_errors(spec):
+    try:
+        spec = layer_spec_of(layer, user_ids=(m.user_id for m in layer.members.all()), id=layer.pk)
+        errors = layer_errors(spec)
+    except ScheduleError as bad_days:
+        errors = {"restriction": str(bad_days)}
+    if errors:
         # Services refuse such a layer; one slipped in some other way must not take the board
         # and the escalations down with it.
         log.error("schedule layer %s left out: %s", layer.pk, errors)
@@ -235,11 +229,16 @@ def _entries(schedule: Schedule, shifts: Iterable[Shift], users: dict[int, Any])
     ]
 
 
-def _oncall(schedules: Iterable[Schedule], at: datetime) -> dict[str, list[OnCallEntry]]:
+def _oncall(
+    schedules: Iterable[Schedule], at: datetime, *, with_next: bool = True
+) -> dict[str, list[OnCallEntry]]:
+    """`with_next=False` leaves "next" empty: finding it may scan NEXT_HORIZON ahead, and the
+    *_oncall_now the escalation engine pages with only want "now"."""
     found: list[tuple[Schedule, list[Shift], Shift | None]] = []
     for schedule in schedules:
         spec = schedule_spec_for(schedule)
-        found.append((schedule, oncall_at(spec, at), next_oncall(spec, at)))
+        upcoming = next_oncall(spec, at) if with_next else None
+        found.append((schedule, oncall_at(spec, at), upcoming))
     ids = [s.user_id for _, now, nxt in found for s in [*now, *([nxt] if nxt else [])]]
     users = _users_by_id(ids)
     return {
@@ -268,7 +267,7 @@ def schedule_oncall(*, schedule: Schedule, at: datetime | None = None) -> dict:
 
 def schedule_oncall_now(*, schedule: Schedule, at: datetime | None = None) -> list:
     """The people on call on the schedule at `at` (default: now); empty during a gap."""
-    return _distinct_users(schedule_oncall(schedule=schedule, at=at)["now"])
+    return _distinct_users(_oncall([schedule], _now(at), with_next=False)["now"])
 
 
 def _team_schedules(team: Team, at: datetime) -> QuerySet[Schedule]:
@@ -284,7 +283,8 @@ def team_oncall(*, team: Team, at: datetime | None = None) -> dict:
 def team_oncall_now(*, team: Team, at: datetime | None = None) -> list:
     """The people on call for the team at `at` (default: now), across its schedules, each
     once, in schedule-name order. Empty when nobody is (no schedule, or a gap)."""
-    return _distinct_users(team_oncall(team=team, at=at)["now"])
+    at = _now(at)
+    return _distinct_users(_oncall(_team_schedules(team, at), at, with_next=False)["now"])
 
 
 def team_oncall_next(*, team: Team, at: datetime | None = None) -> list:

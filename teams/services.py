@@ -23,7 +23,7 @@ from .models import (
     Team,
     contact_address_errors,
 )
-from .schedules import LayerSpec, layer_errors, time_zone_error
+from .schedules import ScheduleError, layer_errors, layer_spec_of, time_zone_error
 
 
 def team_create(*, name: str, slug: str, in_ioc: bool = True, description: str = "") -> Team:
@@ -184,22 +184,14 @@ def _require_team_people(team: Team, users: Iterable, field: str) -> None:
 
 
 def _check_layer(layer: LayerInput, index: int) -> None:
-    spec = LayerSpec(
-        name=layer.name,
-        rotation=layer.rotation_kind,
-        start=layer.start,
-        handoff=layer.handoff_time,
-        user_ids=(),
-        shift_length=layer.shift_length,
-        restrict_days=frozenset(int(d) for d in layer.restrict_days if d.isdigit()),
-        restrict_start=layer.restrict_start,
-        restrict_end=layer.restrict_end,
-    )
-    errors = layer_errors(spec)
+    try:
+        errors = layer_errors(layer_spec_of(layer))
+    except ScheduleError as bad_days:
+        # Say what else is wrong too, checking the rest without the days.
+        errors = layer_errors(layer_spec_of(layer, restrict_days=frozenset()))
+        errors["restriction"] = str(bad_days)
     if not layer.name.strip():
         errors["name"] = "a layer needs a name"
-    if layer.restrict_days and not all(d in "0123456" for d in layer.restrict_days):
-        errors["restriction"] = "days are digits 0 (Monday) to 6 (Sunday)"
     if errors:
         raise ValidationError({f"layers[{index}].{key}": msg for key, msg in errors.items()})
 

@@ -384,6 +384,18 @@ def test_it_answers_the_escalation_selectors_with_users(floor, schedule, bob, mi
     assert team_oncall_now(team=floor.dba) == []
 
 
+def test_it_answers_the_escalations_without_looking_for_who_is_next(
+    floor, schedule, bob, midnight, monkeypatch
+):
+    # Paging only wants who is on call now; finding who is next may scan 90 days.
+    def unwanted(*args, **kwargs):
+        raise AssertionError("next_oncall is not needed for who is on call now")
+
+    monkeypatch.setattr("teams.selectors.next_oncall", unwanted)
+    assert team_oncall_now(team=floor.first_line) == [bob]
+    assert schedule_oncall_now(schedule=schedule, at=midnight - timedelta(hours=1)) == [floor.alice]
+
+
 def test_it_drops_a_deactivated_person_out_of_the_rotation(floor, schedule, bob):
     bob.is_active = False
     bob.save()

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_base import ReadOnlyAdmin
 from .checklists import runbook_steps_parse
 from .handover import HandoverAlreadyAcknowledged, HandoverOwnNote, shift_handover_acknowledge
 from .models import (
@@ -150,21 +151,12 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(IncidentEvent)
-class IncidentEventAdmin(admin.ModelAdmin):
+class IncidentEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "incident", "kind", "actor", "via", "message"]
     list_filter = ["kind", "via", "at"]
     search_fields = ["message", "incident__title", "=incident__number"]
     list_select_related = ["incident", "actor"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Counter)
@@ -304,7 +296,7 @@ class PostmortemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShiftHandover)
-class ShiftHandoverAdmin(admin.ModelAdmin):
+class ShiftHandoverAdmin(ReadOnlyAdmin):
     """Hand-over notes are written on the floor's page; here they are read and acknowledged."""
 
     list_display = ["shift", "author", "created_at", "acknowledged_by", "acknowledged_at"]
@@ -323,15 +315,6 @@ class ShiftHandoverAdmin(admin.ModelAdmin):
         "acknowledged_by",
         "acknowledged_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Acknowledge the selected notes (as the incoming shift)")
     def acknowledge(self, request, queryset):

@@ -12,6 +12,7 @@ from django.utils.html import format_html_join
 
 from teams.models import Schedule
 
+from .admin_base import ReadOnlyAdmin
 from .escalation import spec_from_snapshot
 from .escalation_models import Escalation, EscalationPolicy, EscalationStep, Notification
 from .escalation_policies import (
@@ -209,21 +210,8 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
         escalation_steps_renumber(policy=form.instance)
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the escalation engine only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Escalation)
-class EscalationAdmin(_ReadOnlyAdmin):
+class EscalationAdmin(ReadOnlyAdmin):  # written by the escalation engine only
     list_display = ["incident", "run", "state", "step", "next_at", "policy_name"]
     list_filter = ["state"]
     search_fields = ["=incident__number", "incident__title"]
@@ -267,7 +255,7 @@ class EscalationAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(_ReadOnlyAdmin):
+class NotificationAdmin(ReadOnlyAdmin):  # likewise
     list_display = [
         "incident",
         "user",

@@ -19,17 +19,28 @@ def _clip(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
-class SlackTransport(HttpTransport):
+class JsonTransport(HttpTransport):
+    """Posts one JSON document to the message's address; each subclass only shapes the document
+    (`payload`)."""
+
+    def notify(self, message: Message) -> str | None:
+        self.post(
+            message.address, key=message.key, body=_json(self.payload(message)), content_type=JSON
+        )
+        return None
+
+    def payload(self, message: Message) -> dict:
+        raise NotImplementedError
+
+
+class SlackTransport(JsonTransport):
     """Posts to a Slack incoming webhook: a fallback `text` plus one section block."""
 
     channel = "slack"
     label = "Slack webhook"
 
-    def notify(self, message: Message) -> str | None:
-        self.post(
-            message.address, key=message.key, body=_json(slack_body(message)), content_type=JSON
-        )
-        return None
+    def payload(self, message: Message) -> dict:
+        return slack_body(message)
 
 
 def _slack_escape(text: str) -> str:
@@ -62,7 +73,7 @@ def slack_body(message: Message) -> dict:
     return {"text": _clip(_slack_escape(fallback)), "blocks": [section]}
 
 
-class TeamsTransport(HttpTransport):
+class TeamsTransport(JsonTransport):
     """Posts an Adaptive Card, wrapped as a message, to a Teams Workflows webhook.
 
     Workflows ("Post to a channel when a webhook request is received") replace the retired
@@ -72,11 +83,8 @@ class TeamsTransport(HttpTransport):
     channel = "teams"
     label = "Teams webhook"
 
-    def notify(self, message: Message) -> str | None:
-        self.post(
-            message.address, key=message.key, body=_json(teams_body(message)), content_type=JSON
-        )
-        return None
+    def payload(self, message: Message) -> dict:
+        return teams_body(message)
 
 
 def teams_body(message: Message) -> dict:
@@ -120,17 +128,14 @@ def teams_body(message: Message) -> dict:
     }
 
 
-class WebhookTransport(HttpTransport):
+class WebhookTransport(JsonTransport):
     """Posts the message itself as JSON, for receivers of one's own making."""
 
     channel = "webhook"
     label = "webhook"
 
-    def notify(self, message: Message) -> str | None:
-        self.post(
-            message.address, key=message.key, body=_json(webhook_body(message)), content_type=JSON
-        )
-        return None
+    def payload(self, message: Message) -> dict:
+        return webhook_body(message)
 
     def is_permanent(self, response: HttpResponse) -> bool:
         # 409: the receiver is still working on a request with this idempotency key (the

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_clock
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from teams.models import Membership
@@ -458,6 +458,49 @@ def _check_via(via: str) -> None:
         raise ValueError(f"via must be one of {', '.join(sorted(VIAS))}")
 
 
+def _check_write(*, via: str, fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """The checks every create and update starts with: a known `via`, only `allowed` fields."""
+    _check_via(via)
+    if unknown := set(fields) - set(allowed):
+        raise TypeError(f"unknown fields {sorted(unknown)}")
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+def _update(
+    model: type[_M],
+    obj: _M,
+    *,
+    changes: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    save: Callable[[_M], None],
+    actor,
+    via: str,
+    then: Callable[[], None] | None = None,
+) -> _M:
+    """Set the `changes` that differ on the locked row, `save` it (which validates) and audit
+    the change; `then` runs after that, in the same transaction. Nothing changed, nothing
+    written. Returns the locked row."""
+    _check_write(via=via, fields=changes, allowed=allowed)
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=obj.pk)
+        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+        for name in changed:
+            setattr(locked, name, changes[name])
+        if changed:
+            save(locked)
+            _audit(
+                actor=actor,
+                obj=locked,
+                flag=CHANGE,
+                message=f"Changed {', '.join(changed)} via {via}",
+            )
+            if then is not None:
+                then()
+    return locked
+
+
 def _changed() -> None:
     # Now for this process's next batch, and again after commit so that a batch that loaded
     # in between does not keep the old list for the rest of its second.
@@ -558,9 +601,7 @@ def _window_save(window: MaintenanceWindow) -> None:
 def maintenance_window_create(*, actor, via: str, **fields: Any) -> MaintenanceWindow:
     """A maintenance window from WINDOW_FIELDS: one-off (starts_at, ends_at) or weekly
     (weekdays, start_time, duration_minutes in time_zone). ValidationError by field."""
-    _check_via(via)
-    if unknown := set(fields) - set(WINDOW_FIELDS):
-        raise TypeError(f"unknown fields {sorted(unknown)}")
+    _check_write(via=via, fields=fields, allowed=WINDOW_FIELDS)
     window = MaintenanceWindow(created_by=_user_or_none(actor), **fields)
     with transaction.atomic():
         _window_save(window)
@@ -573,24 +614,16 @@ def maintenance_window_update(
     *, window: MaintenanceWindow, actor, via: str, **changes: Any
 ) -> MaintenanceWindow:
     """Change the given WINDOW_FIELDS (the others stay). ValidationError by field."""
-    _check_via(via)
-    if unknown := set(changes) - set(WINDOW_FIELDS):
-        raise TypeError(f"unknown fields {sorted(unknown)}")
-    with transaction.atomic():
-        locked = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
-        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
-        for name in changed:
-            setattr(locked, name, changes[name])
-        if changed:
-            _window_save(locked)
-            _audit(
-                actor=actor,
-                obj=locked,
-                flag=CHANGE,
-                message=f"Changed {', '.join(changed)} via {via}",
-            )
-            _changed()
-    return locked
+    return _update(
+        MaintenanceWindow,
+        window,
+        changes=changes,
+        allowed=WINDOW_FIELDS,
+        save=_window_save,
+        actor=actor,
+        via=via,
+        then=_changed,  # windows silence: the cached silencers are stale now
+    )
 
 
 def maintenance_window_delete(*, window: MaintenanceWindow, actor, via: str) -> None:
@@ -623,9 +656,7 @@ def _rule_save(rule: InhibitRule) -> None:
 
 def inhibit_rule_create(*, actor, via: str, **fields: Any) -> InhibitRule:
     """An inhibit rule from RULE_FIELDS. ValidationError by field."""
-    _check_via(via)
-    if unknown := set(fields) - set(RULE_FIELDS):
-        raise TypeError(f"unknown fields {sorted(unknown)}")
+    _check_write(via=via, fields=fields, allowed=RULE_FIELDS)
     rule = InhibitRule(created_by=_user_or_none(actor), **fields)
     with transaction.atomic():
         _rule_save(rule)
@@ -635,23 +666,15 @@ def inhibit_rule_create(*, actor, via: str, **fields: Any) -> InhibitRule:
 
 def inhibit_rule_update(*, rule: InhibitRule, actor, via: str, **changes: Any) -> InhibitRule:
     """Change the given RULE_FIELDS (the others stay). ValidationError by field."""
-    _check_via(via)
-    if unknown := set(changes) - set(RULE_FIELDS):
-        raise TypeError(f"unknown fields {sorted(unknown)}")
-    with transaction.atomic():
-        locked = InhibitRule.objects.select_for_update().get(pk=rule.pk)
-        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
-        for name in changed:
-            setattr(locked, name, changes[name])
-        if changed:
-            _rule_save(locked)
-            _audit(
-                actor=actor,
-                obj=locked,
-                flag=CHANGE,
-                message=f"Changed {', '.join(changed)} via {via}",
-            )
-    return locked
+    return _update(
+        InhibitRule,
+        rule,
+        changes=changes,
+        allowed=RULE_FIELDS,
+        save=_rule_save,
+        actor=actor,
+        via=via,
+    )
 
 
 def inhibit_rule_delete(*, rule: InhibitRule, actor, via: str) -> None:

@@ -84,8 +84,12 @@ def first_silencer(
 ) -> str | None:
     """The reason of the first silencer that is open at `at` and matches; None if none does."""
     for spec in specs:
+        # The matchers first: a few comparisons, where a window's occurrence walks days in its
+        # time zone. Both are pure, so the order changes nothing but the cost.
+        if not spec.matchers.matches(fields):
+            continue
         until = spec.open_until(at)
-        if until is not None and spec.matchers.matches(fields):
+        if until is not None:
             return spec.reason(at=at, until=until)
     return None
 

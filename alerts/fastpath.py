@@ -40,6 +40,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 
 from ioc import background
+from ioc.bodylimit import replay
 
 from .accept import (
     delivery_row,
@@ -48,6 +49,7 @@ from .accept import (
     payload_check,
     rate_limit_check,
     signature_check,
+    sns_signed,
     token_from_authorization,
 )
 from .models import InboundEvent, Integration
@@ -146,19 +148,6 @@ async def read_body(receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def replay(body: bytes, receive):
-    sent = False
-
-    async def receive_again():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return receive_again
-
-
 async def webhook_accept(
     request: ASGIRequest, body: bytes, *, path_token: str
 ) -> int | HttpResponse:
@@ -174,7 +163,7 @@ async def webhook_accept(
             integration = integration_usable(found, unknown_status=401)
         content_type = request.META.get("CONTENT_TYPE", "")
         signature_check(integration=integration, body=body, headers=request.headers)
-        if integration.kind == "cloudwatch":
+        if sns_signed(integration):
             # The SNS check may fetch AWS's signing certificate: never on the event loop.
             await asyncio.to_thread(
                 payload_check, integration=integration, body=body, content_type=content_type
@@ -295,10 +284,22 @@ class _Waiting:
     size: int
     answer: asyncio.Future = field(repr=False)
 
+    def reply(self, outcome: int | BaseException) -> None:
+        """Answer the request with its delivery id or an exception, unless it is gone: a request
+        cancelled meanwhile (its client left, shutdown) has a cancelled future, and setting that
+        raises InvalidStateError, which would fail the rest of its group."""
+        if self.answer.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.answer.set_exception(outcome)
+        else:
+            self.answer.set_result(outcome)
+
 
 def _rate_limits(integrations: list[Integration]) -> list[BodyError | None]:
     """accept.rate_limit_check for each delivery of a group, in order (run in a thread: with
-    Redis it is a network call)."""
+    Redis it is a network call; after one fails, the limiter skips Redis for a few seconds, so a
+    hung Redis delays a group by one timeout, not one per delivery)."""
     verdicts: list[BodyError | None] = []
     for integration in integrations:
         try:
@@ -356,7 +357,7 @@ class GroupCommitter:
                 if refusal is None:
                     accepted.append(waiting)
                 else:
-                    waiting.answer.set_exception(refusal)
+                    waiting.reply(refusal)
             if accepted:
                 await self._insert(accepted)
                 self.groups += 1
@@ -365,8 +366,7 @@ class GroupCommitter:
         except Exception:
             log.exception("storing a group of %d webhook deliveries failed", len(group))
             for waiting in group:
-                if not waiting.answer.done():
-                    waiting.answer.set_exception(StoreFailed())
+                waiting.reply(StoreFailed())
         finally:
             self._in_flight -= 1
             if self._waiting:
@@ -385,12 +385,12 @@ class GroupCommitter:
                     [delivery_id] = await _insert_events(pool, [waiting.event])
                 except Exception:
                     log.exception("storing a webhook delivery failed")
-                    waiting.answer.set_exception(StoreFailed())
+                    waiting.reply(StoreFailed())
                 else:
-                    waiting.answer.set_result(delivery_id)
+                    waiting.reply(delivery_id)
             return
         for waiting, delivery_id in zip(group, ids, strict=True):
-            waiting.answer.set_result(delivery_id)
+            waiting.reply(delivery_id)
 
     def _kick(self) -> None:
         # One kick after each committed group; while one is being published, the groups

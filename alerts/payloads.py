@@ -76,6 +76,7 @@ def decode_json(body: bytes) -> Any:
 
 
 FORM = "application/x-www-form-urlencoded"
+FORM_MAX_FIELDS = 1000
 
 
 def decode_form(body: bytes) -> dict[str, str]:
@@ -83,7 +84,11 @@ def decode_form(body: bytes) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
-    fields = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=1000))
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=FORM_MAX_FIELDS)
+    except ValueError as exc:  # parse_qsl's only ValueError here: too many fields
+        raise BodyError(400, f"the form body has more than {FORM_MAX_FIELDS} fields") from exc
+    fields = dict(pairs)
     _check_structure(fields, settings.IOC_WEBHOOK_MAX_DEPTH)
     if not fields:
         raise BodyError(400, "the form body is empty")

@@ -13,8 +13,13 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
+# After a Redis failure, deliveries are accepted without asking it for this long (as
+# ioc.background pauses Celery kicks): a Redis that hangs rather than refuses costs every call its
+# socket timeout, and the fast path counts a whole group of deliveries one call after another.
+REDIS_PAUSE_SECONDS = 5.0
 
 _redis_client = None
+_redis_paused_until = 0.0
 _local_counts: dict[tuple[int, int], int] = {}
 _local_lock = threading.Lock()
 
@@ -47,13 +52,20 @@ def _count(integration_id: int, window: int) -> int:
 
 def rate_limit_retry_after(*, integration_id: int, limit_per_minute: int) -> int | None:
     """Count one delivery; the seconds to wait when over the limit, else None."""
+    global _redis_paused_until
+    if time.monotonic() < _redis_paused_until:
+        return None  # Redis failed moments ago: don't make every delivery wait for it again
     limit = limit_per_minute or settings.IOC_WEBHOOK_RATE_LIMIT_PER_MINUTE
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     try:
         count = _count(integration_id, window)
     except Exception:
-        log.warning("rate limit unavailable (Redis down?); accepting", exc_info=False)
+        _redis_paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
+        log.warning(
+            "rate limit unavailable (Redis down?); accepting without it for %.0f s",
+            REDIS_PAUSE_SECONDS,
+        )
         return None
     if count <= limit:
         return None

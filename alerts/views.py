@@ -1,12 +1,12 @@
 """Webhook endpoints. Thin: find the integration, hand the body to accept, answer as the sender
 expects: IOC's own shape at /integrations/, PagerDuty's at /v2/enqueue, Opsgenie's at /v2/alerts."""
 
-import json
 import time
 import uuid
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.utils.datastructures import CaseInsensitiveMapping
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -150,6 +150,10 @@ def opsgenie_answer(started: float) -> JsonResponse:
     )
 
 
+def opsgenie_error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"message": message, "took": 0.0}, status=status)
+
+
 def _opsgenie_accept(request, *, body: bytes, headers) -> JsonResponse:
     started = time.monotonic()
     integration = integration_find_by_token(token=token_from_authorization(request.headers))
@@ -164,9 +168,12 @@ def _opsgenie_accept(request, *, body: bytes, headers) -> JsonResponse:
             headers=headers,
         )
     except RateLimited as exc:
-        return json_error(429, str(exc), retry_after=exc.retry_after)
+        # Opsgenie's own answer over its rate limit: a 429 in its error shape.
+        response = opsgenie_error(429, str(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except BodyError as exc:
-        return JsonResponse({"message": str(exc), "took": 0.0}, status=exc.status)
+        return opsgenie_error(exc.status, str(exc))
     return opsgenie_answer(started)
 
 
@@ -180,23 +187,20 @@ def opsgenie_create(request):
 def opsgenie_action(request, identifier: str, action: str):
     """POST /v2/alerts/<alias>/close|acknowledge?identifierType=alias."""
     if request.GET.get("identifierType", "id") != "alias":
-        return JsonResponse(
-            {"message": "IOC identifies alerts by alias: add ?identifierType=alias", "took": 0.0},
-            status=400,
-        )
+        return opsgenie_error(400, "IOC identifies alerts by alias: add ?identifierType=alias")
     # The call is stored as a delivery like any other: the action and alias travel as headers.
+    # The body is decoded and checked by accept's payload_check, as for a create.
     body = request.body if request.body.strip() else b"{}"
-    headers = {
-        **request.headers,
-        opsgenie_source.ACTION_HEADER: action,
-        opsgenie_source.ALIAS_HEADER: identifier,
-    }
+    # Case-insensitive like request.headers: an integration's hmac_header may be in any case.
+    headers = CaseInsensitiveMapping(
+        {
+            **request.headers,
+            opsgenie_source.ACTION_HEADER: action,
+            opsgenie_source.ALIAS_HEADER: identifier,
+        }
+    )
     if not request.META.get("CONTENT_TYPE"):
         request.META["CONTENT_TYPE"] = "application/json"
-    try:
-        json.loads(body)
-    except ValueError:
-        return JsonResponse({"message": "the body must be JSON", "took": 0.0}, status=400)
     return _opsgenie_accept(request, body=body, headers=headers)
 
 

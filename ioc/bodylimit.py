@@ -28,6 +28,21 @@ async def send_json_error(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def replay(body: bytes, receive):
+    """An ASGI `receive` that first gives the body already read, whole, then defers to `receive`
+    (for the disconnect)."""
+    sent = False
+
+    async def receive_again():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
 class WebhookBodyLimit:
     def __init__(self, app):
         self.app = app
@@ -57,14 +72,4 @@ class WebhookBodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay(b"".join(chunks), receive), send)

@@ -20,7 +20,6 @@ from .base import (
     PayloadError,
     as_labels,
     as_text,
-    key_fingerprint,
     parse_time,
     severity_from,
     severity_mapping,
@@ -114,14 +113,14 @@ def _alert_from(
     links = [as_text(item.get(key), field=f"{where}.{key}") for key in link_fields]
     links.append(annotations.get("runbook_url", ""))
     return ParsedAlert(
-        fingerprint=key_fingerprint(fingerprint),
+        fingerprint=fingerprint,
         summary=summary[:2000],
         status=status,
         severity=severity,
         name=name,
         description=description,
         source=source_from_labels(labels),
-        service=labels.get("service", "")[:200],
+        service=labels.get("service", ""),
         labels=alert_labels,
         links=unique_urls(links),
         started_at=parse_time(item.get("startsAt")),
@@ -133,12 +132,12 @@ def source_from_labels(labels: Mapping[str, str]) -> str:
     """The affected host: `instance` without its port, else a host/hostname/node label."""
     instance = labels.get("instance", "")
     if "://" in instance:  # blackbox probes: the instance is the probed URL
-        return (urlsplit(instance).hostname or instance)[:255]
+        return urlsplit(instance).hostname or instance
     if instance.startswith("["):  # [IPv6]:port
-        return instance[1:].split("]", 1)[0][:255]
+        return instance[1:].split("]", 1)[0]
     host, _, port = instance.rpartition(":")
     if host and port.isdigit() and ":" not in host:
-        return host[:255]
+        return host
     if instance:
-        return instance[:255]
-    return next((labels[key] for key in SOURCE_LABELS if labels.get(key)), "")[:255]
+        return instance
+    return next((labels[key] for key in SOURCE_LABELS if labels.get(key)), "")

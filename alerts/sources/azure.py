@@ -13,7 +13,6 @@ from .base import (
     PayloadError,
     as_labels,
     as_text,
-    key_fingerprint,
     parse_time,
     severity_from,
     severity_mapping,
@@ -97,14 +96,14 @@ def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[Pars
     resolved_at = essentials.get("resolvedDateTime") if status == "resolved" else None
     return [
         ParsedAlert(
-            fingerprint=key_fingerprint(alert_id),
+            fingerprint=alert_id,
             summary=summary or rule or alert_id,
             status=status,
             severity=severity,
             name=rule,
             description="\n".join(filter(None, (summary, *map(_condition_line, criteria)))),
             source=_source(targets, items),
-            service=next((v for k, v in custom.items() if k.lower() == "service"), "")[:200],
+            service=next((v for k, v in custom.items() if k.lower() == "service"), ""),
             labels=labels,
             links=tuple(link for link in links if link.startswith("https://")),
             started_at=parse_time(essentials.get("firedDateTime")),
@@ -116,8 +115,8 @@ def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[Pars
 def _source(targets: list[str], configuration_items: list[str]) -> str:
     """The first target resource's name (the last segment of its id), else the first item."""
     if targets:
-        return targets[0].rstrip("/").rsplit("/", 1)[-1][:255]
-    return configuration_items[0][:255] if configuration_items else ""
+        return targets[0].rstrip("/").rsplit("/", 1)[-1]
+    return configuration_items[0] if configuration_items else ""
 
 
 def _strings(value: Any, field: str) -> list[str]:

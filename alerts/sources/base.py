@@ -176,11 +176,6 @@ def severity_mapping(defaults: Mapping[str, str], config: Mapping[str, Any] | No
     }
 
 
-def key_fingerprint(key: str) -> str:
-    """A tool's own alert key as the fingerprint; keys longer than the column are hashed."""
-    return key if len(key) <= 255 else stable_hash(key)
-
-
 def unique_urls(candidates: Iterable[str]) -> tuple[str, ...]:
     """The non-empty http(s) URLs, in order, each once."""
     urls = []

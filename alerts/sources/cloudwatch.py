@@ -18,7 +18,6 @@ from .base import (
     PayloadError,
     SubscriptionConfirmation,
     as_text,
-    key_fingerprint,
     parse_time,
     severity_from,
     severity_mapping,
@@ -156,14 +155,14 @@ def _parse_alarm(
     if len(summary) > SUMMARY_LENGTH:
         summary = summary[: SUMMARY_LENGTH - 1].rstrip() + "…"
     return ParsedAlert(
-        fingerprint=key_fingerprint(arn) if arn else stable_hash(name, account, region),
+        fingerprint=arn or stable_hash(name, account, region),
         summary=summary,
         status=status,
         severity=severity,
-        name=name[:255],
+        name=name,
         description="\n\n".join(text for text in (description, reason) if text),
-        source=next((lowered[key] for key in HOST_DIMENSIONS if lowered.get(key)), "")[:255],
-        service=(tokens.get("service") or lowered.get("service", ""))[:200],
+        source=next((lowered[key] for key in HOST_DIMENSIONS if lowered.get(key)), ""),
+        service=tokens.get("service") or lowered.get("service", ""),
         labels=labels,
         links=_console_link(arn, name),
         started_at=when if status == "firing" else None,

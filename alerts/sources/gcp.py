@@ -83,7 +83,7 @@ def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[Pars
             name=name,
             description=_documentation(incident.get("documentation")),
             source=_source(resource, incident),
-            service=user_labels.get("service", "")[:200],
+            service=user_labels.get("service", ""),
             labels=labels,
             links=(url,) if url.startswith("https://") else (),
             started_at=parse_time(incident.get("started_at")),
@@ -100,7 +100,7 @@ def _source(resource: Mapping[str, str], incident: Mapping[str, Any]) -> str:
         for key in ("resource_display_name", "resource_name")
     )
     source = resource.get("host") or display_name or resource.get("instance_id") or resource_name
-    return source[:255]
+    return source
 
 
 def _get(incident: Mapping[str, Any], key: str, inner: str) -> Any:

@@ -100,7 +100,7 @@ def _parse_legacy(payload: Mapping[str, Any], mapping: Mapping[str, str]) -> Par
         name=rule_name,
         description=description,
         source=source_from_labels(tags),
-        service=tags.get("service", "")[:200],
+        service=tags.get("service", ""),
         labels=labels,
         links=unique_urls(as_text(payload.get(key), field=key) for key in ("ruleUrl", "imageUrl")),
     )

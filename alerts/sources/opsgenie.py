@@ -15,7 +15,6 @@ from .base import (
     PayloadError,
     as_labels,
     as_text,
-    key_fingerprint,
     severity_from,
     severity_mapping,
     stable_hash,
@@ -56,21 +55,17 @@ def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[Pars
     priority = as_text(payload.get("priority"), field="priority") or DEFAULT_PRIORITY
     labels["priority"] = priority
     severity = severity_from(priority, severity_mapping(SEVERITY_MAP, config), labels)
-    fingerprint = (
-        key_fingerprint(alias)
-        if alias
-        else stable_hash(message, entity, labels.get("opsgenie_source", ""))
-    )
+    fingerprint = alias or stable_hash(message, entity, labels.get("opsgenie_source", ""))
     return [
         ParsedAlert(
             fingerprint=fingerprint,
             summary=message,
             status="firing",
             severity=severity,
-            name=message[:255],
+            name=message,
             description=as_text(payload.get("description"), field="description", max_length=15000),
             source=entity,
-            service=(details.get("service") or _service_from_tags(tags))[:200],
+            service=details.get("service") or _service_from_tags(tags),
             labels=labels,
         )
     ]
@@ -92,9 +87,7 @@ def _action(alias: Any, body: Any, status: str) -> ParsedAlert:
         body = {}
     if not isinstance(body, Mapping):
         raise PayloadError("the body must be a JSON object")
-    return ParsedAlert(
-        fingerprint=key_fingerprint(key), summary=key, status=status, labels=_action_labels(body)
-    )
+    return ParsedAlert(fingerprint=key, summary=key, status=status, labels=_action_labels(body))
 
 
 def _action_labels(body: Mapping[str, Any]) -> dict[str, str]:

@@ -17,7 +17,6 @@ from .base import (
     ParsedAlert,
     PayloadError,
     as_text,
-    key_fingerprint,
     parse_time,
     severity_from,
     severity_mapping,
@@ -95,7 +94,7 @@ def parse(payload: Any, headers: Mapping[str, str], *, config=None) -> list[Pars
         return [_trigger(payload, dedup_key, severity_mapping(SEVERITY_MAP, config))]
     if not dedup_key:
         raise PayloadError(f"'dedup_key' is required to {action} an alert", field="dedup_key")
-    return [ParsedAlert(fingerprint=key_fingerprint(dedup_key), summary=dedup_key, status=status)]
+    return [ParsedAlert(fingerprint=dedup_key, summary=dedup_key, status=status)]
 
 
 def _trigger(event: Mapping[str, Any], dedup_key: str, mapping: Mapping[str, str]) -> ParsedAlert:
@@ -121,19 +120,18 @@ def _trigger(event: Mapping[str, Any], dedup_key: str, mapping: Mapping[str, str
     if client:
         labels["client"] = client
     severity = severity_from(body.get("severity"), mapping, labels)
-    if dedup_key:
-        fingerprint = key_fingerprint(dedup_key)
-    else:  # PagerDuty would invent a key per event; IOC folds repeats of one problem together
-        fingerprint = stable_hash(source, labels.get("component", ""), summary)
+    # Without a dedup key PagerDuty would invent a key per event; IOC folds repeats of one
+    # problem together.
+    fingerprint = dedup_key or stable_hash(source, labels.get("component", ""), summary)
     return ParsedAlert(
         fingerprint=fingerprint,
         summary=summary[:2000],
         status="firing",
         severity=severity,
-        name=(labels.get("class") or summary)[:255],
+        name=labels.get("class") or summary,
         description=_details_text(details),
         source=source,
-        service=labels.get("service", "")[:200],  # only custom_details has a `service`
+        service=labels.get("service", ""),  # only custom_details has a `service`
         labels=labels,
         links=_links(event),
         started_at=parse_time(body.get("timestamp")),

@@ -15,7 +15,6 @@ from .base import (
     ParsedAlert,
     PayloadError,
     as_text,
-    key_fingerprint,
     parse_time,
     severity_from,
     severity_mapping,
@@ -124,14 +123,14 @@ def _parse_media_type(payload: Mapping[str, Any], mapping: Mapping[str, str]) ->
         base = fields["zabbix_url"].rstrip("/")
         links = (f"{base}/tr_events.php?triggerid={trigger_id}&eventid={fields['event_id']}",)
     return ParsedAlert(
-        fingerprint=key_fingerprint(f"trigger:{trigger_id}"),
+        fingerprint=f"trigger:{trigger_id}",
         summary=fields["event_name"] or name,
         status=status,
         severity=severity,
-        name=name[:255],
+        name=name,
         description=_description(fields),
-        source=fields["host_name"][:255],
-        service=tags.get("service", "")[:200],
+        source=fields["host_name"],
+        service=tags.get("service", ""),
         labels=labels,
         links=links,
         started_at=started_at,
@@ -158,11 +157,11 @@ def _parse_community(payload: Mapping[str, Any], mapping: Mapping[str, str]) -> 
     # Without a link the trigger name is all there is, and it may change on recovery.
     fingerprint = f"trigger:{trigger_id}" if trigger_id else stable_hash(host, trigger)
     return ParsedAlert(
-        fingerprint=key_fingerprint(fingerprint),
+        fingerprint=fingerprint,
         summary=trigger,
         status=status,
         severity=severity,
-        name=trigger[:255],
+        name=trigger,
         description=f"Item: {item}" if item else "",
         source=host,
         labels=labels,

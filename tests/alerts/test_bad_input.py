@@ -146,3 +146,11 @@ def test_tokens_are_stored_hashed(floor):
     assert token not in integration.token_hash
     assert len(token) >= 43  # 256 bits in URL-safe base64
     assert integration.token_hint == token[:6]
+
+
+@pytest.mark.parametrize("kind", ["datadog", "logicmonitor", "uptime_kuma"])
+def test_it_answers_400_for_a_form_with_too_many_fields(client, floor, kind):
+    _, token = integration_create(name=kind, kind=kind, team=floor.first_line)
+    body = "&".join(f"f{n}=x" for n in range(1001))
+    response = post_alert(client, token, body, content_type="application/x-www-form-urlencoded")
+    assert_refused(response, 400, "more than 1000 fields")

@@ -6,6 +6,7 @@ checks that both give byte-for-byte the same answer. The rest is what only the f
 group commit, its cache, its pool, its logs.
 """
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -133,6 +134,26 @@ def _signed(secret_given: str | None):
     return request
 
 
+def _signed_with(given: str):
+    def request(target: Target):
+        Integration.objects.filter(pk=target.integration.pk).update(
+            config={"hmac_secret": "s3cret", "hmac_header": "X-Signature"}
+        )
+        return _path(target), DISK, {"X-Signature": given}, "application/json"
+
+    return request
+
+
+def _form_fields(count: int):
+    def request(target: Target):
+        # A kind that takes form bodies.
+        Integration.objects.filter(pk=target.integration.pk).update(kind="datadog")
+        body = "&".join(f"f{n}=x" for n in range(count))
+        return _path(target), body, {}, "application/x-www-form-urlencoded"
+
+    return request
+
+
 def _rotated(*, grace_over: bool):
     def request(target: Target):
         integration_rotate_token(integration=target.integration, grace=timedelta(hours=1))
@@ -212,6 +233,8 @@ CASES = [
     Case("signature missing", 401, "missing signature header", request=_signed(None)),
     Case("signature wrong", 401, "does not match", request=_signed("wrong")),
     Case("signature right", 202, stored=1, request=_signed("s3cret")),
+    Case("signature not ascii", 401, "does not match", request=_signed_with("sha256=caf\u00e9")),
+    Case("form of too many fields", 400, "more than 1000 fields", request=_form_fields(1001)),
     Case("rotated token in its grace period", 202, stored=1, request=_rotated(grace_over=False)),
     Case(
         "rotated token after its grace period",
@@ -538,3 +561,65 @@ def test_the_routing_key_is_blanked_in_the_stored_body_on_both_paths(live_asgi, 
     stored = InboundEvent.objects.get()
     assert token not in stored.body
     assert '"routing_key": "[redacted]"' in stored.body
+
+
+@pytest.mark.parametrize("insert", ["one statement", "row by row"])
+def test_a_request_gone_while_its_group_commits_does_not_fail_the_group(
+    monkeypatch, caplog, insert
+):
+    """A request cancelled while waiting (its client went away, or shutdown) leaves a cancelled
+    future: the committer must answer the others as if it were not there."""
+    from types import SimpleNamespace
+
+    from alerts.payloads import BodyError
+
+    monkeypatch.setattr("ioc.background.kick_processing", lambda: None)
+    refusal = BodyError(503, "rate limit exceeded", retry_after=1)
+    monkeypatch.setattr(
+        fastpath, "_rate_limits", lambda kinds: [refusal if k == "over" else None for k in kinds]
+    )
+
+    async def scenario():
+        inserting: asyncio.Queue[int] = asyncio.Queue()
+        releases: asyncio.Queue[None] = asyncio.Queue()
+
+        async def insert_events(pool, events):
+            inserting.put_nowait(len(events))
+            await releases.get()
+            if insert == "row by row" and len(events) > 1:
+                raise psycopg.DataError("one bad row")
+            return [int(event.body) for event in events]
+
+        monkeypatch.setattr(fastpath, "_insert_events", insert_events)
+
+        async def pool():
+            return None
+
+        committer = fastpath.GroupCommitter(SimpleNamespace(pool=pool))
+        deliveries = {  # name: (rate limit verdict, id the insert gives)
+            "first": ("under", 1),
+            "refused, gone": ("over", 0),
+            "accepted, gone": ("under", 2),
+            "accepted": ("under", 3),
+            "refused": ("over", 0),
+        }
+        tasks = {
+            name: asyncio.create_task(committer.store(verdict, InboundEvent(body=str(pk)), size=1))
+            for name, (verdict, pk) in deliveries.items()
+        }
+        # The first delivery commits alone; the others gather into the next group meanwhile.
+        assert await asyncio.wait_for(inserting.get(), 5) == 1
+        tasks["refused, gone"].cancel()
+        releases.put_nowait(None)
+        assert await tasks["first"] == 1
+        assert await asyncio.wait_for(inserting.get(), 5) == 2
+        tasks["accepted, gone"].cancel()
+        for _ in range(3):
+            releases.put_nowait(None)
+        assert await asyncio.wait_for(tasks["accepted"], 5) == 3
+        with pytest.raises(BodyError):
+            await tasks["refused"]
+        assert tasks["refused, gone"].cancelled() and tasks["accepted, gone"].cancelled()
+
+    asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

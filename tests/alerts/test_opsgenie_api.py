@@ -1,5 +1,7 @@
 """Opsgenie-style alert API: create, close and acknowledge by alias with a GenieKey."""
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -99,3 +101,52 @@ def test_a_create_without_message_is_stored_and_fails_in_processing(opsgenie):
     event = InboundEvent.objects.get()
     assert event.status == "failed"
     assert "message" in event.error
+
+
+def test_a_close_with_a_body_nested_too_deeply_is_a_400_in_opsgenie_shape(opsgenie):
+    _, token = opsgenie
+    response = Client().post(
+        "/v2/alerts/b4/close?identifierType=alias",
+        data=b"[" * 100_000 + b"]" * 100_000,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"GenieKey {token}",
+    )
+    assert response.status_code == 400
+    assert "nested" in response.json()["message"]
+    assert response.json()["took"] == 0.0
+    assert InboundEvent.objects.count() == 0
+
+
+def test_a_close_finds_the_signature_header_whatever_its_case(opsgenie):
+    integration, token = opsgenie
+    integration.config = {"hmac_secret": "k", "hmac_header": "x-signature"}
+    integration.save()
+    body = json.dumps({"user": "cron"})
+    signature = hmac.new(b"k", body.encode(), hashlib.sha256).hexdigest()
+    response = Client().post(
+        "/v2/alerts/b5/close?identifierType=alias",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"GenieKey {token}",
+        HTTP_X_SIGNATURE=signature,
+    )
+    assert response.status_code == 202, response.content
+
+
+def test_over_the_rate_limit_it_answers_429_in_opsgenie_shape(opsgenie):
+    import redis
+    from django.conf import settings
+
+    integration, token = opsgenie
+    integration.rate_limit_per_minute = 1
+    integration.save()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(f"ioc:ratelimit:{integration.pk}:*"):
+        client.delete(key)
+    assert call("/v2/alerts", token, {"message": "first"}).status_code == 202
+    refused = call("/v2/alerts", token, {"message": "one too many"})
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 61
+    assert "rate limit" in refused.json()["message"]
+    assert refused.json()["took"] == 0.0
+    assert InboundEvent.objects.count() == 1

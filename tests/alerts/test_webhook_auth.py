@@ -227,4 +227,44 @@ def test_the_rate_limit_fails_open_when_redis_is_down(client, floor, settings):
         ]
     finally:
         ratelimit._redis_client = None
+        ratelimit._redis_paused_until = 0.0
     assert statuses == [202, 202, 202]
+
+
+def test_a_signature_with_non_ascii_characters_is_a_401(signed_integration):
+    # Compared as bytes: a str comparison raises on non-ASCII text, which answered 500.
+    stamp = str(int(time.time()))
+    response = post_signed(signed_integration.token, "sha256=caf\u00e9", stamp)
+    assert response.status_code == 401
+    assert "does not match" in response.json()["error"]
+    assert InboundEvent.objects.count() == 0
+
+
+def test_a_redis_that_does_not_answer_is_skipped_for_a_while(settings):
+    import socket
+
+    import alerts.ratelimit as ratelimit
+
+    # A server that accepts connections (the kernel's backlog does) and never answers: each
+    # command waits for the socket timeout, unlike a refused connection.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        ratelimit._redis_client = None
+        try:
+            started = time.monotonic()
+            first = ratelimit.rate_limit_retry_after(integration_id=1, limit_per_minute=1)
+            first_took = time.monotonic() - started
+            started = time.monotonic()
+            later = [
+                ratelimit.rate_limit_retry_after(integration_id=1, limit_per_minute=1)
+                for _ in range(20)
+            ]
+            later_took = time.monotonic() - started
+        finally:
+            ratelimit._redis_client = None
+            ratelimit._redis_paused_until = 0.0
+    assert first is None and later == [None] * 20  # fails open
+    assert first_took >= 0.1  # it did wait for Redis once
+    assert later_took < 0.05  # and then did not ask it again

@@ -127,7 +127,7 @@ class AlertSplitApi(APIView):
     """POST /api/v1/alerts/<id>/split/: the alert out of its incident into a new one (201)."""
 
     def post(self, request, pk: int):
-        from incidents.api import IncidentDetailSerializer
+        from incidents.api import incident_detail_json
         from incidents.selectors import incident_user_may_act
         from incidents.transitions import WorkflowRefused
 
@@ -144,4 +144,4 @@ class AlertSplitApi(APIView):
             incident = alert_split(alert_id=alert.pk, actor=request.user, via="api")
         except WorkflowRefused as exc:
             return Response({"error": str(exc)}, status=409)
-        return Response(IncidentDetailSerializer(incident).data, status=201)
+        return Response(incident_detail_json(incident), status=201)

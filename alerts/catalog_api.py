@@ -22,7 +22,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ioc.api import IsManagerOrReadOnly
+from ioc.api import IsManagerOrReadOnly, invalid
 from teams.models import Team
 from teams.selectors import team_ids_visible_to, team_list_visible_to, user_is_manager
 
@@ -50,13 +50,6 @@ from .models import Service
 from .selectors import alert_list_for_user
 
 log = logging.getLogger(__name__)
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as the API's 400 with fields."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 def _service_for(request, pk: int) -> Service:
@@ -162,7 +155,7 @@ class ServiceListCreateApi(generics.ListCreateAPIView):
                         service=service, depends_on=depends_on, actor=request.user, via="api"
                     )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(_detail(_service_for(request, service.pk)), status=201)
 
 
@@ -189,7 +182,7 @@ class ServiceDetailApi(APIView):
                         service=service, depends_on=depends_on, actor=request.user, via="api"
                     )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(_detail(_service_for(request, pk)))
 
     def delete(self, request, pk: int):

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.escalation_models import EscalationPolicy
-from ioc.api import IsManagerOrReadOnly
+from ioc.api import IsManagerOrReadOnly, invalid
 from teams.selectors import team_list_visible_to, user_is_manager
 
 from .models import InboundEvent, Route
@@ -117,12 +117,6 @@ def _objects(request, data: dict) -> dict:
     return data
 
 
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
-
-
 def _route_for(request, pk: int) -> Route:
     route = route_list_for_user(user=request.user).filter(pk=pk).first()
     if route is None:
@@ -151,7 +145,7 @@ class RouteListCreateApi(generics.GenericAPIView):
         try:
             route = route_create(**{**PUT_DEFAULTS, **data}, created_by=request.user)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(route_json(_route_for(request, route.pk)), status=201)
 
 
@@ -188,7 +182,7 @@ class RouteDetailApi(APIView):
         try:
             route_update(route=route, **changes)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(route_json(_route_for(request, pk)))
 
 

@@ -15,7 +15,7 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from ioc.api import IsManagerOrReadOnly
+from ioc.api import IsManagerOrReadOnly, invalid
 
 from .models import InhibitRule, MaintenanceWindow, Silence
 from .suppression import (
@@ -38,13 +38,6 @@ from .windows import MAX_DURATION_MINUTES
 
 NEXT_OCCURRENCES = 3
 MAX_SILENCE_MINUTES = 90 * 24 * 60
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as the API's 400 with fields."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 def _username(user) -> str | None:
@@ -209,7 +202,7 @@ class SilenceListCreateApi(generics.GenericAPIView):
                 via="api",
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(silence_json(_silence_for(silence.pk), at=timezone.now()), status=201)
 
 
@@ -253,7 +246,7 @@ class MaintenanceWindowListCreateApi(generics.GenericAPIView):
         try:
             window = maintenance_window_create(actor=request.user, via="api", **data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(window_json(_window_for(window.pk), at=timezone.now()), status=201)
 
 
@@ -283,7 +276,7 @@ class MaintenanceWindowDetailApi(generics.GenericAPIView):
         try:
             maintenance_window_update(window=window, actor=request.user, via="api", **data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(window_json(_window_for(pk), at=timezone.now()))
 
 
@@ -312,7 +305,7 @@ class InhibitRuleListCreateApi(generics.GenericAPIView):
         try:
             rule = inhibit_rule_create(actor=request.user, via="api", **data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(rule_json(_rule_for(rule.pk)), status=201)
 
 
@@ -342,5 +335,5 @@ class InhibitRuleDetailApi(generics.GenericAPIView):
         try:
             inhibit_rule_update(rule=rule, actor=request.user, via="api", **data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(rule_json(_rule_for(pk)))

@@ -5,6 +5,7 @@ browser uses. Not visible: 404; visible but not allowed: 403 (logged); refused b
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -25,7 +26,11 @@ from .models import (
     Severity,
     Status,
 )
-from .selectors import incident_get_for_user, incident_list_for_user, incident_user_may_act
+from .selectors import (
+    incident_get_for_user_or_404,
+    incident_list_for_user,
+    incident_user_may_act,
+)
 from .transitions import WorkflowRefused
 
 
@@ -118,6 +123,24 @@ class IncidentDetailSerializer(IncidentSerializer):
         fields = [*IncidentSerializer.Meta.fields, "hand_offs", "responders", "timeline"]
 
 
+def incident_detail_json(incident: Incident) -> dict:
+    """The incident as IncidentDetailSerializer answers it, its rows fetched with the people and
+    teams they name: one query per list, not one per timeline event, hand-off or responder."""
+    prefetch_related_objects(
+        [incident],
+        Prefetch("events", queryset=IncidentEvent.objects.select_related("actor")),
+        Prefetch(
+            "hand_offs",
+            queryset=HandOff.objects.select_related("from_team", "to_team", "by", "accepted_by"),
+        ),
+        Prefetch(
+            "responders",
+            queryset=IncidentResponder.objects.select_related("user", "team", "added_by"),
+        ),
+    )
+    return IncidentDetailSerializer(incident).data
+
+
 STATUS_FILTERS = {"open", *Status.values}
 
 
@@ -129,10 +152,9 @@ class DeclareSerializer(serializers.Serializer):
     service = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-def _team_for(request, slug: str, field: str = "team") -> Team:
-    team = team_list_visible_to(user=request.user).filter(slug=slug).first()
-    if team is None:
-        team = Team.objects.filter(slug=slug).first()  # handing off outside: any team exists
+def _team_for(slug: str, field: str = "team") -> Team:
+    # Any team, not only those the user sees: hand-offs and responders reach outside the IOC.
+    team = Team.objects.filter(slug=slug).first()
     if team is None:
         raise ValidationError({field: f"no team {slug!r}"})
     return team
@@ -176,20 +198,13 @@ class IncidentListApi(generics.ListCreateAPIView):
             )
         except WorkflowRefused as exc:
             return Response({"error": str(exc)}, status=409)
-        return Response(IncidentDetailSerializer(incident).data, status=201)
-
-
-def incident_for_request(request, pk: int) -> Incident:
-    try:
-        return incident_get_for_user(user=request.user, pk=pk)
-    except Incident.DoesNotExist as exc:
-        raise Http404("no such incident") from exc
+        return Response(incident_detail_json(incident), status=201)
 
 
 class IncidentDetailApi(APIView):
     def get(self, request, pk: int):
-        incident = incident_for_request(request, pk)
-        return Response(IncidentDetailSerializer(incident).data)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
+        return Response(incident_detail_json(incident))
 
 
 class IncidentActionApi(APIView):
@@ -202,7 +217,7 @@ class IncidentActionApi(APIView):
         raise NotImplementedError
 
     def post(self, request, pk: int):
-        incident = incident_for_request(request, pk)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
         if not incident_user_may_act(user=request.user, incident=incident):
             raise PermissionDenied("you may not act on this incident")
         data = request.data if isinstance(request.data, dict) else {}
@@ -215,7 +230,7 @@ class IncidentActionApi(APIView):
         return self.respond(request, incident)
 
     def respond(self, request, incident: Incident) -> Response:
-        return Response(IncidentDetailSerializer(incident).data, status=self.status_code)
+        return Response(incident_detail_json(incident), status=self.status_code)
 
 
 def _text(data: dict, name: str, *, required: bool = False) -> str:
@@ -243,7 +258,7 @@ class IncidentResolveApi(IncidentActionApi):
                 {"resolution_code": f"must be one of {', '.join(ResolutionCode.values)}"}
             )
         slug = _text(data, "resolving_team")
-        team = _team_for(request, slug, "resolving_team") if slug else None
+        team = _team_for(slug, "resolving_team") if slug else None
         services.incident_resolve(
             incident_id=incident.pk,
             actor=request.user,
@@ -325,10 +340,14 @@ class IncidentRespondersApi(IncidentActionApi):
         usernames, slugs = data.get("users", []), data.get("teams", [])
         if not isinstance(usernames, list) or not isinstance(slugs, list):
             raise ValidationError({"users": "lists of usernames and team slugs"})
+        # Checked before set() and the look-ups: a nested list or object is unhashable there.
+        for field, names in (("users", usernames), ("teams", slugs)):
+            if not all(isinstance(name, str) for name in names):
+                raise ValidationError({field: "lists of usernames and team slugs"})
         users = list(get_user_model().objects.filter(username__in=usernames, is_active=True))
         if len(users) != len(set(usernames)):
             raise ValidationError({"users": "unknown user in the list"})
-        teams = [_team_for(request, slug, "teams") for slug in slugs]
+        teams = [_team_for(slug, "teams") for slug in slugs]
         ownership.incident_add_responders(
             incident_id=incident.pk, users=users, teams=teams, actor=request.user, via="api"
         )
@@ -338,7 +357,7 @@ class IncidentHandOffApi(IncidentActionApi):
     """`{"team": "<slug>", "reason": "..."}`"""
 
     def perform(self, request, incident, data):
-        team = _team_for(request, _text(data, "team", required=True))
+        team = _team_for(_text(data, "team", required=True))
         ownership.incident_hand_off(
             incident_id=incident.pk,
             to_team=team,
@@ -356,7 +375,7 @@ class IncidentMergeApi(IncidentActionApi):
         into = request.data.get("into") if isinstance(request.data, dict) else None
         if isinstance(into, bool) or not isinstance(into, int):
             raise ValidationError({"into": "the id of the incident to merge into"})
-        target = incident_for_request(request, into)
+        target = incident_get_for_user_or_404(user=request.user, pk=into)
         if not incident_user_may_act(user=request.user, incident=target):
             raise PermissionDenied("you may not act on the incident to merge into")
         return super().post(request, pk)
@@ -368,7 +387,7 @@ class IncidentMergeApi(IncidentActionApi):
 
     def respond(self, request, incident):
         target = Incident.objects.get(pk=incident.merged_into_id)
-        return Response(IncidentDetailSerializer(target).data)
+        return Response(incident_detail_json(target))
 
 
 class HandOffAcceptApi(APIView):
@@ -376,7 +395,7 @@ class HandOffAcceptApi(APIView):
         hand_off = HandOff.objects.select_related("incident", "to_team").filter(pk=pk).first()
         if hand_off is None:
             raise Http404("no such hand-off")
-        incident = incident_for_request(request, hand_off.incident_id)
+        incident = incident_get_for_user_or_404(user=request.user, pk=hand_off.incident_id)
         if not incident_user_may_act(user=request.user, incident=incident):
             raise PermissionDenied("you may not act on this incident")
         hand_off = ownership.hand_off_accept(hand_off_id=pk, actor=request.user, via="api")

@@ -84,10 +84,6 @@ def _clean_item(title: str, link: str) -> tuple[str, str]:
     return title, link
 
 
-def _username(user) -> str:
-    return user.get_username() if user is not None and user.is_authenticated else "the system"
-
-
 # --- selectors -----------------------------------------------------------------------------
 
 
@@ -245,7 +241,7 @@ def checklist_item_add(
         services.timeline_append(
             incident=incident,
             kind=IncidentEvent.Kind.CHECKLIST_ITEM,
-            message=f"Checklist item added by {_username(actor)}: {title}",
+            message=f"Checklist item added by {postmortems.actor_name(actor)}: {title}",
             actor=actor,
             via=via,
             data={"action": "added", "item": item.pk},
@@ -268,7 +264,7 @@ def checklist_item_set_done(*, item: ChecklistItem, done: bool, actor, via: str)
         services.timeline_append(
             incident=item.incident,
             kind=IncidentEvent.Kind.CHECKLIST_ITEM,
-            message=f"Checklist item {verb} by {_username(actor)}: {item.title}",
+            message=f"Checklist item {verb} by {postmortems.actor_name(actor)}: {item.title}",
             actor=actor,
             via=via,
             data={"action": verb, "item": item.pk},
@@ -295,7 +291,7 @@ def checklist_item_assign(*, item: ChecklistItem, assignee, actor, via: str) -> 
         services.timeline_append(
             incident=item.incident,
             kind=IncidentEvent.Kind.CHECKLIST_ITEM,
-            message=f"{message} by {_username(actor)}: {item.title}",
+            message=f"{message} by {postmortems.actor_name(actor)}: {item.title}",
             actor=actor,
             via=via,
             data={

@@ -13,11 +13,10 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from ioc.api import IsManagerOrReadOnly
+from ioc.api import IsManagerOrReadOnly, invalid
 from teams.models import Team
 from teams.selectors import team_list_visible_to, user_is_manager
 
-from .api import incident_for_request
 from .escalation_models import EscalationPolicy, EscalationStep
 from .escalation_policies import (
     MAX_STEPS,
@@ -33,13 +32,7 @@ from .escalation_policies import (
     notification_address_masked,
     notification_row,
 )
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as the API's 400 with fields."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
+from .selectors import incident_get_for_user_or_404
 
 
 def _flat(errors, prefix: str = "") -> dict:
@@ -215,7 +208,7 @@ class EscalationPolicyListCreateApi(generics.GenericAPIView):
                 ack_timeout_minutes=data.get("ack_timeout_minutes", 0),
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return _answer(request, policy.pk, status=201)
 
 
@@ -263,7 +256,7 @@ class EscalationPolicyDetailApi(generics.GenericAPIView):
                 steps=steps,
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return _answer(request, pk)
 
 
@@ -272,7 +265,7 @@ class IncidentNotificationListApi(generics.GenericAPIView):
     (masked for webhooks), purpose, status, attempts, due and sent times, last error."""
 
     def get(self, request, pk: int):
-        incident = incident_for_request(request, pk)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
         page = self.paginate_queryset(incident_notifications(incident=incident))
         rows = []
         for notification in page:
@@ -288,7 +281,7 @@ class IncidentEscalationApi(generics.GenericAPIView):
     step ("2 of 4"), next_at, next_step, ack_deadline, summary. No policy: state null."""
 
     def get(self, request, pk: int):
-        incident = incident_for_request(request, pk)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
         state = escalation_state_for(incident=incident)
         if state is None:
             state = {"state": None, "summary": "No escalation: the team has no default policy"}

@@ -21,7 +21,6 @@ from .models import OPEN_STATUSES, Incident, IncidentEvent, Via
 from .records import ShiftHandover
 
 SHIFT_MAX = ShiftHandover._meta.get_field("shift").max_length
-SEVERITY_ORDER = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4}
 
 
 class HandoverOwnNote(Exception):
@@ -97,7 +96,8 @@ def shift_handover_incidents_for(
 def shift_handover_open_incidents(*, user) -> list[Incident]:
     """What a note written now by this user would list: most severe first, then oldest."""
     incidents = list(selectors.incident_list_for_user(user=user, status="open"))
-    return sorted(incidents, key=lambda i: (SEVERITY_ORDER.get(i.severity, 9), i.opened_at, i.pk))
+    rank = services.SEVERITY_RANK
+    return sorted(incidents, key=lambda i: (rank.get(i.severity, 9), i.opened_at, i.pk))
 
 
 # --- services ------------------------------------------------------------------------------

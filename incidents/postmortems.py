@@ -67,12 +67,9 @@ def _label(field: str) -> str:
     return str(Postmortem._meta.get_field(field).verbose_name)
 
 
-def _username(user) -> str:
-    return user.get_username() if user is not None and user.is_authenticated else "the system"
-
-
-def _actor(user):
-    return user if user is not None and user.is_authenticated else None
+def actor_name(user) -> str:
+    """Who did it, as the timeline messages of postmortems and checklists name them."""
+    return user.get_username() if services._person(user) else "the system"
 
 
 # --- selectors -----------------------------------------------------------------------------
@@ -163,11 +160,11 @@ def postmortem_start(*, incident: Incident, actor, via: str) -> Postmortem:
             summary=incident.resolution_summary,
             impact_duration=duration,
             impact_services=incident.service,
-            created_by=_actor(actor),
+            created_by=services._person(actor),
         )
         _append(
             postmortem,
-            f"Postmortem started by {_username(actor)}",
+            f"Postmortem started by {actor_name(actor)}",
             actor=actor,
             via=via,
             data={"action": "started"},
@@ -214,7 +211,7 @@ def postmortem_update(
         postmortem.save(update_fields=[*changed, "updated_at"])
         _append(
             postmortem,
-            f"Postmortem edited by {_username(actor)}: {', '.join(map(_label, changed))}",
+            f"Postmortem edited by {actor_name(actor)}: {', '.join(map(_label, changed))}",
             actor=actor,
             via=via,
             data={"action": "edited", "fields": changed},
@@ -248,7 +245,7 @@ def postmortem_publish(*, postmortem: Postmortem, actor, via: str) -> Postmortem
         postmortem.save(update_fields=["state", "published_at", "updated_at"])
         _append(
             postmortem,
-            f"Postmortem published by {_username(actor)}",
+            f"Postmortem published by {actor_name(actor)}",
             actor=actor,
             via=via,
             data={"action": "published"},
@@ -297,7 +294,7 @@ def action_item_add(
         )
         _append(
             postmortem,
-            f"Action item added by {_username(actor)}: {_describe(item)}",
+            f"Action item added by {actor_name(actor)}: {_describe(item)}",
             actor=actor,
             via=via,
             data={"action": "action_item_added", "action_item": item.pk},
@@ -324,7 +321,7 @@ def action_item_update(
         item.save(update_fields=[field.removesuffix("_id") for field in changed])
         _append(
             item.postmortem,
-            f"Action item changed by {_username(actor)}: {_describe(item)}",
+            f"Action item changed by {actor_name(actor)}: {_describe(item)}",
             actor=actor,
             via=via,
             data={"action": "action_item_changed", "action_item": item.pk},
@@ -347,7 +344,7 @@ def action_item_set_done(*, item: ActionItem, done: bool, actor, via: str) -> Ac
         verb = "done" if done else "reopened"
         _append(
             item.postmortem,
-            f"Action item {verb} by {_username(actor)}: {item.title}",
+            f"Action item {verb} by {actor_name(actor)}: {item.title}",
             actor=actor,
             via=via,
             data={"action": f"action_item_{verb}", "action_item": item.pk},

@@ -13,7 +13,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .api import TimelineEventSerializer, incident_for_request
+from ioc.api import invalid
+
+from .api import TimelineEventSerializer
 from .checklists import (
     checklist_for_incident,
     checklist_item_add,
@@ -50,7 +52,7 @@ from .postmortems import (
     postmortem_update,
 )
 from .records import ActionItem, ChecklistItem, Postmortem, ShiftHandover
-from .selectors import incident_user_may_act
+from .selectors import incident_get_for_user_or_404, incident_user_may_act
 
 
 def _active_user_field(**kwargs) -> serializers.SlugRelatedField:
@@ -65,19 +67,12 @@ def _username_field(**kwargs) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
 
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as the API's 400 with fields."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
-
-
 def _conflict(exc: Exception) -> Response:
     return Response({"error": str(exc)}, status=409)
 
 
 def _incident_to_act_on(request, pk: int) -> Incident:
-    incident = incident_for_request(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     if not incident_user_may_act(user=request.user, incident=incident):
         raise PermissionDenied("you may not act on this incident")
     return incident
@@ -128,7 +123,7 @@ class ChecklistItemChangeSerializer(serializers.Serializer):
 
 class ChecklistApi(APIView):
     def get(self, request, pk: int):
-        incident = incident_for_request(request, pk)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
         items = checklist_for_incident(incident=incident)
         return Response({"results": ChecklistItemSerializer(items, many=True).data})
 
@@ -141,7 +136,7 @@ class ChecklistApi(APIView):
                 incident=incident, actor=request.user, via=Via.API, **given.validated_data
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(ChecklistItemSerializer(item).data, status=201)
 
 
@@ -153,7 +148,7 @@ class ChecklistItemApi(APIView):
             raise Http404("no such checklist item") from exc
 
     def get(self, request, pk: int, item_id: int):
-        item = self._item(incident_for_request(request, pk), item_id)
+        item = self._item(incident_get_for_user_or_404(user=request.user, pk=pk), item_id)
         return Response(ChecklistItemSerializer(item).data)
 
     def patch(self, request, pk: int, item_id: int):
@@ -174,7 +169,7 @@ class ChecklistItemApi(APIView):
                         item=item, assignee=changes["assignee"], actor=request.user, via=Via.API
                     )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(ChecklistItemSerializer(self._item(incident, item.pk)).data)
 
 
@@ -275,7 +270,7 @@ def _postmortem_response(postmortem: Postmortem, status: int = 200) -> Response:
 
 class PostmortemApi(APIView):
     def get(self, request, pk: int):
-        incident = incident_for_request(request, pk)
+        incident = incident_get_for_user_or_404(user=request.user, pk=pk)
         return _postmortem_response(_postmortem_or_404(incident))
 
     def post(self, request, pk: int):
@@ -298,7 +293,7 @@ class PostmortemApi(APIView):
         except PostmortemConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return _postmortem_response(postmortem)
 
 
@@ -311,13 +306,13 @@ class PostmortemPublishApi(APIView):
         except PostmortemConflict as exc:
             return _conflict(exc)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return _postmortem_response(postmortem)
 
 
 class ActionItemListApi(APIView):
     def get(self, request, pk: int):
-        postmortem = _postmortem_or_404(incident_for_request(request, pk))
+        postmortem = _postmortem_or_404(incident_get_for_user_or_404(user=request.user, pk=pk))
         items = postmortem_action_items(postmortem=postmortem)
         return Response({"results": ActionItemSerializer(items, many=True).data})
 
@@ -330,7 +325,7 @@ class ActionItemListApi(APIView):
                 postmortem=postmortem, actor=request.user, via=Via.API, **given.validated_data
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(ActionItemSerializer(item).data, status=201)
 
 
@@ -360,7 +355,7 @@ class ActionItemApi(APIView):
                         item=item, done=changes["done"], actor=request.user, via=Via.API
                     )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(
             ActionItemSerializer(action_item_get(postmortem=postmortem, pk=item.pk)).data
         )
@@ -368,7 +363,7 @@ class ActionItemApi(APIView):
 
 class PostmortemMarkdownApi(APIView):
     def get(self, request, pk: int):
-        postmortem = _postmortem_or_404(incident_for_request(request, pk))
+        postmortem = _postmortem_or_404(incident_get_for_user_or_404(user=request.user, pk=pk))
         return markdown_response(postmortem)
 
 
@@ -442,7 +437,7 @@ class ShiftHandoverListApi(generics.GenericAPIView):
                 author=request.user, via=Via.API, **given.validated_data
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(self.get_serializer(handover).data, status=201)
 
 

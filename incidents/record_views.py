@@ -55,7 +55,7 @@ from .postmortems import (
 )
 from .record_api import markdown_response
 from .records import ActionItem, ChecklistItem, Postmortem, ShiftHandover
-from .selectors import incident_get_for_user, incident_user_may_act
+from .selectors import incident_get_for_user_or_404, incident_user_may_act
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,6 @@ def _fragment_layout():
 
 def _layout(request):
     return _fragment_layout() if request.htmx else "base.html"
-
-
-def _incident_or_404(request, pk: int) -> Incident:
-    try:
-        return incident_get_for_user(user=request.user, pk=pk)
-    except Incident.DoesNotExist as exc:
-        raise Http404("No such incident") from exc
 
 
 def _forbidden(request, what: str, message: str) -> HttpResponse:
@@ -128,12 +121,12 @@ def _checklist_item_or_404(incident: Incident, item_id: int) -> ChecklistItem:
 
 @require_GET
 def checklist_view(request, pk: int):
-    return _checklist(request, _incident_or_404(request, pk))
+    return _checklist(request, incident_get_for_user_or_404(user=request.user, pk=pk))
 
 
 @require_POST
 def checklist_item_add_view(request, pk: int):
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     if refused := _may_not_act(request, incident):
         return refused
     try:
@@ -151,7 +144,7 @@ def checklist_item_add_view(request, pk: int):
 
 @require_POST
 def checklist_item_done_view(request, pk: int, item_id: int):
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     if refused := _may_not_act(request, incident):
         return refused
     item = _checklist_item_or_404(incident, item_id)
@@ -163,7 +156,7 @@ def checklist_item_done_view(request, pk: int, item_id: int):
 
 @require_POST
 def checklist_item_assign_view(request, pk: int, item_id: int):
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     if refused := _may_not_act(request, incident):
         return refused
     item = _checklist_item_or_404(incident, item_id)
@@ -215,14 +208,14 @@ def _postmortem_page(
 def _postmortem_to_act_on(
     request, pk: int
 ) -> tuple[Incident, Postmortem | None, HttpResponse | None]:
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     refused = _may_not_act(request, incident)
     return incident, postmortem_for_incident(incident=incident), refused
 
 
 @require_GET
 def postmortem_view(request, pk: int):
-    return _postmortem_page(request, _incident_or_404(request, pk))
+    return _postmortem_page(request, incident_get_for_user_or_404(user=request.user, pk=pk))
 
 
 @require_POST
@@ -325,7 +318,8 @@ def action_item_done_view(request, pk: int, item_id: int):
 
 @require_GET
 def postmortem_markdown_view(request, pk: int):
-    postmortem = postmortem_for_incident(incident=_incident_or_404(request, pk))
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
+    postmortem = postmortem_for_incident(incident=incident)
     if postmortem is None:
         raise Http404("No postmortem")
     return markdown_response(postmortem)

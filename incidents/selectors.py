@@ -1,14 +1,28 @@
 """Reads of incidents, always through what the user may see."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from teams.selectors import team_ids_actionable_by, team_ids_visible_to
 
 from .models import OPEN_STATUSES, Incident
 
+# Every person and team an incident names: the list and the API show them all, and each one not
+# joined here would be one more query per incident listed.
+INCIDENT_RELATED = (
+    "team",
+    "resolving_team",
+    "acknowledged_by",
+    "resolved_by",
+    "declared_by",
+    "commander",
+    "communications_lead",
+    "scribe",
+)
+
 
 def incident_list_for_user(*, user, status: str = "", team_slug: str = "") -> QuerySet[Incident]:
-    incidents = Incident.objects.select_related("team", "acknowledged_by", "resolved_by")
+    incidents = Incident.objects.select_related(*INCIDENT_RELATED)
     team_ids = team_ids_visible_to(user=user)
     if team_ids is not None:
         incidents = incidents.filter(team_id__in=team_ids)
@@ -24,6 +38,14 @@ def incident_list_for_user(*, user, status: str = "", team_slug: str = "") -> Qu
 def incident_get_for_user(*, user, pk: int) -> Incident:
     """The incident, or Incident.DoesNotExist when it is unknown or not visible to the user."""
     return incident_list_for_user(user=user).get(pk=pk)
+
+
+def incident_get_for_user_or_404(*, user, pk: int) -> Incident:
+    """For views and the API: an incident the user may not see is as unknown as a missing one."""
+    try:
+        return incident_get_for_user(user=user, pk=pk)
+    except Incident.DoesNotExist as exc:
+        raise Http404("no such incident") from exc
 
 
 def incident_user_may_act(*, user, incident: Incident) -> bool:
@@ -47,15 +69,16 @@ def incident_detail_context(*, incident: Incident, user) -> dict:
 
     from .models import ResolutionCode, Status
     from .ownership import ROLES
+    from .transitions import is_allowed
     from .updates import SEVERITY_DEFINITIONS, status_update_overdue
 
     may_act = incident_user_may_act(user=user, incident=incident)
-    forward = {
-        Status.TRIGGERED: [Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED],
-        Status.ACKNOWLEDGED: [Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED],
-        Status.INVESTIGATING: [Status.IDENTIFIED, Status.MITIGATED],
-        Status.IDENTIFIED: [Status.MITIGATED],
-    }.get(incident.status, [])
+    # The page's status buttons: resolving and closing have their own forms, so only these.
+    forward = [
+        status
+        for status in (Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED)
+        if is_allowed(incident.status, status)
+    ]
     context = {
         "incident": incident,
         "alerts": incident_alerts(incident=incident)[:200],

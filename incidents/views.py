@@ -13,11 +13,11 @@ from teams.models import Team
 from teams.selectors import oncall_board_context, team_ids_actionable_by
 
 from . import ownership, services, updates
-from .models import Incident, ResolutionCode, Status
+from .models import ResolutionCode, Status
 from .selectors import (
     board_kpis,
     incident_detail_context,
-    incident_get_for_user,
+    incident_get_for_user_or_404,
     incident_list_for_user,
     incident_user_may_act,
 )
@@ -26,11 +26,10 @@ from .transitions import WorkflowRefused
 log = logging.getLogger(__name__)
 
 
-def _incident_or_404(request, pk: int) -> Incident:
-    try:
-        return incident_get_for_user(user=request.user, pk=pk)
-    except Incident.DoesNotExist as exc:
-        raise Http404("No such incident") from exc
+def _form_id(raw: str | None) -> int | None:
+    """The id a form field chose, None when it holds none: a mistyped id is an invalid choice,
+    not a 500 from the database lookup. isdecimal, not isdigit: int() refuses "²"."""
+    return int(raw) if raw and raw.isdecimal() else None
 
 
 @require_GET
@@ -43,7 +42,7 @@ def board(request):
 
 @require_GET
 def incident_detail(request, pk: int):
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     return render(
         request,
         "incidents/detail.html",
@@ -58,7 +57,7 @@ def incident_declare_view(request):
     teams = Team.objects.all() if allowed is None else Team.objects.filter(id__in=allowed)
     context = {"teams": teams, "severities": updates.SEVERITY_DEFINITIONS, "form": request.POST}
     if request.method == "POST":
-        team = teams.filter(pk=request.POST.get("team") or 0).first()
+        team = teams.filter(pk=_form_id(request.POST.get("team")) or 0).first()
         if team is None:
             context["error"] = "Choose a team you may declare incidents for."
         else:
@@ -90,8 +89,8 @@ def _user(username: str):
     return get_user_model().objects.filter(username=username, is_active=True).first()
 
 
-def _team(pk: str) -> Team:
-    team = Team.objects.filter(pk=pk or 0).first()
+def _team(pk: str | None) -> Team:
+    team = Team.objects.filter(pk=_form_id(pk) or 0).first()
     if team is None:
         raise WorkflowRefused("choose a team")
     return team
@@ -139,11 +138,7 @@ def _merge(request, incident):
     from .merging import incident_merge
 
     number = request.POST.get("into", "").strip().lstrip("#")
-    target = (
-        incident_list_for_user(user=request.user)
-        .filter(number=int(number) if number.isdigit() else 0)
-        .first()
-    )
+    target = incident_list_for_user(user=request.user).filter(number=_form_id(number) or 0).first()
     if target is None:
         raise WorkflowRefused(f"no incident #{number} that you may see")
     if not incident_user_may_act(user=request.user, incident=target):
@@ -208,7 +203,7 @@ def incident_action_view(request, pk: int, action: str):
     perform = ACTIONS.get(action)
     if perform is None:
         raise Http404("No such action")
-    incident = _incident_or_404(request, pk)
+    incident = incident_get_for_user_or_404(user=request.user, pk=pk)
     if not incident_user_may_act(user=request.user, incident=incident):
         log.warning("user %s may not %s incident %s", request.user.pk, action, incident.pk)
         return HttpResponse("You may not act on this incident.", status=403)

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -29,6 +30,13 @@ def exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"]), **response.data}
     return response
+
+
+def invalid(exc: DjangoValidationError) -> ValidationError:
+    """A service's ValidationError as the API's 400 with fields."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError(exc.message_dict)
+    return ValidationError({"non_field_errors": exc.messages})
 
 
 class IsManagerOrReadOnly(permissions.BasePermission):

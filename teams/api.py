@@ -15,7 +15,7 @@ from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ioc.api import IsManagerOrReadOnly
+from ioc.api import IsManagerOrReadOnly, invalid
 
 from .ical import CalendarError
 from .models import ContactMethod, NotificationRule, Schedule, ScheduleLayer, ScheduleOverride, Team
@@ -80,13 +80,6 @@ class TeamListCreateApi(generics.ListCreateAPIView):
 # is on call. Not visible -> 404; visible but not allowed -> 403 (logged by ioc.api).
 
 MAX_ICS_BYTES = 1024 * 1024
-
-
-def _invalid(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as the API's 400 with fields."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 def _active_user_field(**kwargs) -> serializers.SlugRelatedField:
@@ -278,7 +271,7 @@ class ScheduleListCreateApi(generics.ListCreateAPIView):
                 layers=given.layer_inputs() or [],
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         at = timezone.now()
         return Response(schedule_json(_schedule_for(request, schedule.pk, at=at), at=at), 201)
 
@@ -308,7 +301,7 @@ class ScheduleDetailApi(APIView):
                 layers=given.layer_inputs(),
             )
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         at = timezone.now()
         return Response(schedule_json(_schedule_for(request, pk, at=at), at=at))
 
@@ -382,7 +375,7 @@ class ScheduleOverrideListCreateApi(APIView):
                     )
                 ]
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response({"overrides": [override_json(o) for o in made]}, status=201)
 
 
@@ -415,7 +408,8 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 
 def _days(request) -> int:
     raw = request.query_params.get("days", str(ICAL_DAYS))
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    # isdecimal, not isdigit: int() refuses "²".
+    if not raw.isdecimal() or not 1 <= int(raw) <= 366:
         raise serializers.ValidationError({"days": "a whole number of days from 1 to 366"})
     return int(raw)
 
@@ -567,7 +561,7 @@ class ContactMethodListApi(generics.ListCreateAPIView):
         try:
             method = contact_method_create(user=person, **given.validated_data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(ContactMethodSerializer(method).data, status=201)
 
 
@@ -590,7 +584,7 @@ class ContactMethodDetailApi(APIView):
         try:
             method = contact_method_update(contact_method=method, **given.validated_data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(ContactMethodSerializer(method).data)
 
     def delete(self, request, pk: int, item_id: int):
@@ -628,7 +622,7 @@ class NotificationRuleListApi(generics.ListCreateAPIView):
         try:
             rule = notification_rule_create(user=person, **given.validated_data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(NotificationRuleSerializer(rule).data, status=201)
 
 
@@ -650,7 +644,7 @@ class NotificationRuleDetailApi(APIView):
         try:
             rule = notification_rule_update(rule=rule, **given.validated_data)
         except DjangoValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid(exc) from exc
         return Response(NotificationRuleSerializer(rule).data)
 
     def delete(self, request, pk: int, item_id: int):

@@ -67,11 +67,10 @@ def me_method_delete_view(request, pk: int):
 
 @require_POST
 def me_rule_add_view(request):
-    method = (
-        contact_method_list_for(user=request.user)
-        .filter(pk=request.POST.get("contact_method") or 0)
-        .first()
-    )
+    raw = request.POST.get("contact_method", "")
+    # isdecimal, not isdigit: int() refuses "²". Anything but an id is no choice at all.
+    methods = contact_method_list_for(user=request.user)
+    method = methods.filter(pk=int(raw)).first() if raw.isdecimal() else None
     if method is None:
         return _answer(request, "Choose one of your contact methods.")
     try:

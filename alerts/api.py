@@ -113,7 +113,7 @@ class AlertListApi(generics.ListAPIView):
     def get_queryset(self):
         params = self.request.query_params
         integration = params.get("integration", "")
-        if integration and not integration.isdigit():
+        if integration and not integration.isdecimal():
             raise serializers.ValidationError({"integration": "must be an integration id"})
         status = params.get("status", "")
         if status and status not in Alert.Status.values:

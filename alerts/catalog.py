@@ -594,9 +594,9 @@ def _parse_row(where: str, raw: Any, errors: list[ImportProblem]) -> _Row | None
         values["owner_team"] = slug or None
     if "tier" in raw:
         tier = _text(raw["tier"])
-        if tier and not (tier.isdigit() and TIER_MIN <= int(tier) <= TIER_MAX):
+        if tier and not (tier.isdecimal() and TIER_MIN <= int(tier) <= TIER_MAX):
             problem("tier", f"A whole number from {TIER_MIN} to {TIER_MAX}, or empty.")
-        values["tier"] = int(tier) if tier and tier.isdigit() else None
+        values["tier"] = int(tier) if tier and tier.isdecimal() else None
     if "description" in raw:
         description = raw["description"]
         if description is not None and not isinstance(description, str):

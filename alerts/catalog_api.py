@@ -354,7 +354,7 @@ def service_detail_view(request, pk: int):
 def _team_or_none(raw: str) -> Team | None:
     if not raw:
         return None
-    team = Team.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    team = Team.objects.filter(pk=int(raw)).first() if raw.isdecimal() else None
     if team is None:
         raise DjangoValidationError({"owner_team": "No such team."})
     return team
@@ -363,7 +363,7 @@ def _team_or_none(raw: str) -> Team | None:
 def _tier_or_none(raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise DjangoValidationError({"tier": f"A tier from {TIER_MIN} to {TIER_MAX}."})
     return int(raw)
 

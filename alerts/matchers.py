@@ -318,7 +318,7 @@ def _fields_from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"alert field {name!r} must be a string")
         values[name] = None if name == "integration" and value in (None, "") else _text(value)
     if values["integration"] is not None:
-        if not str(values["integration"]).isdigit():
+        if not str(values["integration"]).isdecimal():
             raise ValueError("alert field 'integration' must be an integration id")
         values["integration"] = int(values["integration"])
     values["status"] = values["status"] or "firing"

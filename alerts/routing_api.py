@@ -132,7 +132,7 @@ class RouteListCreateApi(generics.GenericAPIView):
 
     def get(self, request):
         integration = request.query_params.get("integration", "")
-        if integration and not integration.isdigit():
+        if integration and not integration.isdecimal():
             raise serializers.ValidationError({"integration": "must be an integration id"})
         routes = route_list_for_user(
             user=request.user, integration_id=int(integration) if integration else None
@@ -227,7 +227,7 @@ class RouteTestApi(APIView):
             integration_id = data["alert"].get("integration") or None
         integration = None
         if integration_id is not None:
-            if not str(integration_id).isdigit():
+            if not str(integration_id).isdecimal():
                 raise serializers.ValidationError({"integration": "must be an integration id"})
             integration = integrations.filter(pk=int(integration_id)).first()
             if integration is None:

@@ -46,7 +46,7 @@ def _flat(errors, prefix: str = "") -> dict:
     for key, value in errors.items():
         if prefix and key == "non_field_errors":
             name = prefix  # about the list itself, e.g. too many steps
-        elif prefix and str(key).isdigit():
+        elif prefix and str(key).isdecimal():
             name = f"{prefix}[{key}]"
         else:
             name = f"{prefix}.{key}" if prefix else str(key)

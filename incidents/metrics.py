@@ -101,6 +101,13 @@ def metrics_from_histories(histories, *, since: datetime, until: datetime) -> di
 
 def metrics_for_period(*, since: datetime, until: datetime, team_ids=None) -> dict:
     """Load the timelines of the incidents resolved in the period and compute the KPIs."""
+    histories = histories_for_period(since=since, until=until, team_ids=team_ids)
+    return metrics_from_histories(histories, since=since, until=until)
+
+
+def histories_for_period(*, since: datetime, until: datetime, team_ids=None) -> list:
+    """The histories of the incidents with a resolve in [since, until): enough for the KPIs of
+    that period and of any period inside it."""
     resolved_in_period = IncidentEvent.objects.filter(
         kind=IncidentEvent.Kind.STATUS_CHANGED,
         data__to=Status.RESOLVED,
@@ -114,5 +121,4 @@ def metrics_for_period(*, since: datetime, until: datetime, team_ids=None) -> di
     events = IncidentEvent.objects.filter(incident_id__in=incident_ids).order_by("at", "id")
     for event in events.only("incident_id", "kind", "at", "data"):
         by_incident[event.incident_id].append(event)
-    histories = [history_from_events(events) for events in by_incident.values()]
-    return metrics_from_histories(histories, since=since, until=until)
+    return [history_from_events(events) for events in by_incident.values()]

@@ -118,15 +118,18 @@ def board_kpis(*, user) -> dict:
 
     from teams.selectors import team_ids_visible_to
 
-    from .metrics import metrics_for_period
+    from .metrics import histories_for_period, metrics_from_histories
 
     now = timezone.now()
     zone = ZoneInfo(settings.IOC_TIME_ZONE)
     midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     team_ids = team_ids_visible_to(user=user)
     end = now + timedelta(seconds=1)
-    today = metrics_for_period(since=midnight, until=end, team_ids=team_ids)
-    month = metrics_for_period(since=now - timedelta(days=30), until=end, team_ids=team_ids)
+    # Today lies inside the 30 days: their timelines are loaded once for both figures.
+    month_start = now - timedelta(days=30)
+    histories = histories_for_period(since=month_start, until=end, team_ids=team_ids)
+    today = metrics_from_histories(histories, since=midnight, until=end)
+    month = metrics_from_histories(histories, since=month_start, until=end)
     return {
         "today": today["alerts_inside_ioc_share"],
         "today_alerts": today["alerts_resolved"],

@@ -1,9 +1,13 @@
 """Personas and helpers shared by the tests: build state through services, not by hand."""
 
 import json
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import close_old_connections
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
@@ -19,6 +23,8 @@ __all__ = [
     "outside_team",
     "post_alert",
     "process",
+    "run_concurrently",
+    "wait_for",
 ]
 
 
@@ -81,3 +87,39 @@ def post_alert(client: Client, token: str, body, content_type: str = "applicatio
 
 def process() -> int:
     return deliveries_process_pending()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, every: float = 0.1) -> bool:
+    """Poll `predicate` every `every` seconds until it is true (True) or `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def run_concurrently(
+    target: Callable[..., object], args_list: Iterable[tuple], *, timeout: float = 60.0
+) -> list[Exception]:
+    """Call `target(*args)` for each of `args_list`, each in its own thread, all released at
+    once by a barrier; return what they raised. Each thread closes its database connection."""
+    args_list = list(args_list)
+    barrier = threading.Barrier(len(args_list))
+    errors: list[Exception] = []
+
+    def worker(args):
+        try:
+            barrier.wait()
+            target(*args)
+        except Exception as exc:  # pragma: no cover - returned to the test
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=worker, args=(args,)) for args in args_list]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors

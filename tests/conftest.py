@@ -82,11 +82,14 @@ from tests.live import live_asgi  # noqa: E402,F401  (fixture)
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     # Routes, the catalog and silences are cached per process for a second; a test must not
-    # see the previous test's rolled-back rows through them.
+    # see the previous test's rolled-back rows through them, nor leave its own behind.
     from alerts.catalog import catalog_cache_clear
     from alerts.routing import routes_cache_clear
     from alerts.suppression import silencers_cache_clear
 
-    for clear in (catalog_cache_clear, routes_cache_clear, silencers_cache_clear):
+    caches = (catalog_cache_clear, routes_cache_clear, silencers_cache_clear)
+    for clear in caches:
         clear()
     yield
+    for clear in caches:
+        clear()

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from alerts.catalog import (
     CSV_COLUMNS,
-    catalog_cache_clear,
     catalog_depends_on_transitively,
     catalog_export,
     catalog_export_csv,
@@ -28,14 +27,7 @@ from alerts.catalog import (
     upstream_closure,
 )
 from alerts.models import Service, ServiceDependency
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog_snapshot():
-    # The snapshot lives in the process; a previous test's catalog must not leak into this one.
-    catalog_cache_clear()
-    yield
-    catalog_cache_clear()
+from tests.base import run_concurrently
 
 
 def _deps() -> set[tuple[str, str]]:
@@ -122,28 +114,13 @@ def test_it_skips_names_it_cannot_store(db):
 @pytest.mark.django_db(transaction=True)
 def test_it_discovers_the_same_names_from_two_workers_at_once():
     names = [(f"host-{n}", "host") for n in range(50)] + [("ledger", "service")]
-    barrier = threading.Barrier(2)
-    errors = []
 
     def worker(order):
-        try:
-            barrier.wait()
-            for _ in range(5):
-                with transaction.atomic():
-                    service_discover(names_and_kinds=order, at=timezone.now())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
+        for _ in range(5):
+            with transaction.atomic():
+                service_discover(names_and_kinds=order, at=timezone.now())
 
-    threads = [
-        threading.Thread(target=worker, args=(names,)),
-        threading.Thread(target=worker, args=(list(reversed(names)),)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_concurrently(worker, [(names,), (list(reversed(names)),)])
     assert errors == []
     assert Service.objects.count() == 51
     assert Service.objects.filter(last_alert_at__isnull=True).count() == 0

@@ -6,16 +6,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
-from alerts.catalog import catalog_cache_clear, dependency_add, service_create
+from alerts.catalog import dependency_add, service_create
 from alerts.models import Service, ServiceDependency
 from tests.base import api_client_for
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog_snapshot():
-    catalog_cache_clear()
-    yield
-    catalog_cache_clear()
 
 
 @pytest.fixture

@@ -4,18 +4,11 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
-from alerts.catalog import catalog_cache_clear, dependency_add, service_create
+from alerts.catalog import dependency_add, service_create
 from alerts.models import Service, ServiceDependency
 from tests.base import post_alert, process
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog_snapshot():
-    catalog_cache_clear()
-    yield
-    catalog_cache_clear()
 
 
 @pytest.fixture

@@ -1,14 +1,16 @@
 """Parallel processing on PostgreSQL: one alert per fingerprint, one incident per group."""
 
-import threading
-
 import pytest
-from django.db import close_old_connections
 
 from alerts.ingest import deliveries_process_batch
 from alerts.models import Alert, InboundEvent
 from incidents.models import Incident
-from tests.base import post_alert
+from tests.base import post_alert, run_concurrently
+
+
+def drain():
+    while deliveries_process_batch():
+        pass
 
 
 @pytest.mark.django_db(transaction=True)
@@ -20,24 +22,7 @@ def test_parallel_workers_make_one_alert_per_fingerprint(client, settings):
     for n in range(60):
         # Ten fingerprints, six deliveries each, interleaved.
         post_alert(client, floor.token, {"summary": f"disk full {n % 10}", "service": "db"})
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def worker():
-        try:
-            barrier.wait()
-            while deliveries_process_batch():
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_concurrently(drain, [()] * 4)
     assert errors == []
     assert InboundEvent.objects.filter(status="processed").count() == 60
     assert Alert.objects.count() == 10
@@ -60,19 +45,7 @@ def test_racing_deliveries_of_one_group_open_one_incident(client, settings):
             floor.token,
             {"summary": "link down", "name": "LinkDown", "source": f"host-{n}", "service": "net"},
         )
-    barrier = threading.Barrier(4)
-
-    def worker():
-        barrier.wait()
-        while deliveries_process_batch():
-            pass
-        close_old_connections()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    assert run_concurrently(drain, [()] * 4) == []
     assert Alert.objects.count() == 12
     incident = Incident.objects.get()
     assert incident.alert_count == 12

@@ -1,17 +1,16 @@
 """Flapping: 5 state changes within 10 minutes open no new incident until 10 quiet minutes."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError
 
 from alerts import ingest
 from alerts.flapping import FlapPolicy, flap_changes_kept, flap_is_flapping
 from alerts.ingest import deliveries_process_batch, deliveries_sweep, flapping_clear_quiet
 from alerts.models import Alert, FlapState, InboundEvent
 from incidents.models import Incident, IncidentEvent
-from tests.base import post_alert, process
+from tests.base import post_alert, process, run_concurrently
 
 POLICY = FlapPolicy(threshold=5, window=timedelta(minutes=10), quiet=timedelta(minutes=10))
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -236,24 +235,12 @@ def test_it_keeps_one_history_per_fingerprint_under_parallel_workers(client, set
         key = f"link-{n % 4}"
         body = {"summary": f"{key} down", "dedup_key": key}
         post_alert(client, floor.token, body if (n // 4) % 2 == 0 else {**body, "status": "ok"})
-    barrier = threading.Barrier(4)
-    errors = []
 
     def worker():
-        try:
-            barrier.wait()
-            while deliveries_process_batch():
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
+        while deliveries_process_batch():
+            pass
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_concurrently(worker, [()] * 4)
     assert errors == []
     # A delivery that lost lock races three times in a row stays pending, for the sweep.
     process()

@@ -8,19 +8,12 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from alerts.models import Route
-from alerts.routing import route_create, routes_cache_clear
+from alerts.routing import route_create
 from alerts.services import integration_create
 from tests.base import post_alert
 
 TESTER = "/admin/alerts/route/test/"
 CHANGELIST = "/admin/alerts/route/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_route_cache():
-    routes_cache_clear()
-    yield
-    routes_cache_clear()
 
 
 @pytest.fixture

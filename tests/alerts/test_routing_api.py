@@ -7,21 +7,13 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Route
-from alerts.routing import route_alert, route_create, routes_cache_clear, routes_for_integration
+from alerts.routing import route_alert, route_create, routes_for_integration
 from alerts.services import integration_create
 from incidents.escalation_policies import escalation_policy_create, escalation_policy_delete
 from tests.base import api_client_for, post_alert
 
 ROUTES = "/api/v1/routes/"
 TEST = "/api/v1/routes/test/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_route_cache():
-    # The cache is per process and checks the database at most once a second: start clean.
-    routes_cache_clear()
-    yield
-    routes_cache_clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ accepted, and the sweep finishes what no worker picked up."""
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,10 @@ from django.conf import settings
 from django.db import connection
 
 from alerts.models import Alert, InboundEvent
-from tests.base import Floor, post_alert
+from tests.base import Floor, post_alert, wait_for
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture
@@ -73,7 +63,7 @@ def test_a_celery_worker_processes_an_accepted_delivery(celery_worker, client):
         {"summary": "Tablespace 98% full", "severity": "critical", "service": "core-db"},
     )
     assert response.status_code == 202
-    assert wait_for(lambda: Alert.objects.filter(summary="Tablespace 98% full").exists())
+    assert wait_for(lambda: Alert.objects.filter(summary="Tablespace 98% full").exists(), 30)
     alert = Alert.objects.get()
     assert alert.incident.severity == "SEV2"
     assert InboundEvent.objects.get().status == "processed"

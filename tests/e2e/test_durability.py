@@ -26,20 +26,11 @@ from alerts.accept import delivery_store
 from alerts.ingest import deliveries_sweep
 from alerts.models import Alert, InboundEvent
 from incidents.models import Incident, IncidentEvent
-from tests.base import Floor
+from tests.base import Floor, wait_for
 from tests.live import free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, timeout: float, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 def database_url() -> str:

@@ -4,7 +4,6 @@ recorded payloads show what Alertmanager sent once, this shows what the installe
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ import pytest
 from alerts.ingest import deliveries_process_pending
 from alerts.models import Alert, InboundEvent
 from alerts.services import integration_create
-from tests.base import Floor
+from tests.base import Floor, wait_for
 from tests.live import free_port
 
 pytestmark = pytest.mark.e2e
@@ -33,15 +32,6 @@ receivers:
       - url: {url}
         send_resolved: true
 """
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def when(at: datetime) -> str:
@@ -146,7 +136,7 @@ def test_it_follows_an_alert_fired_and_resolved_in_alertmanager(live_asgi, alert
     }
 
     assert alertmanager.request("POST", "/api/v2/alerts", [alert])[0] == 200
-    assert wait_for(lambda: ioc_alert() is not None), list(
+    assert wait_for(lambda: ioc_alert() is not None, 30), list(
         InboundEvent.objects.values("status", "error", "result")
     )
     _, reported = alertmanager.request("GET", "/api/v2/alerts")
@@ -164,7 +154,7 @@ def test_it_follows_an_alert_fired_and_resolved_in_alertmanager(live_asgi, alert
     ended = datetime.now(UTC)
     alert["endsAt"] = when(ended)
     assert alertmanager.request("POST", "/api/v2/alerts", [alert])[0] == 200
-    assert wait_for(lambda: ioc_alert(status="resolved") is not None), list(
+    assert wait_for(lambda: ioc_alert(status="resolved") is not None, 30), list(
         InboundEvent.objects.values("status", "error", "result")
     )
     resolved = Alert.objects.get()

@@ -11,7 +11,6 @@ from incidents import escalation_engine as engine
 from incidents import services
 from incidents.escalation_models import Escalation, EscalationPolicy, EscalationStep
 from teams.models import ContactMethod
-from teams.services import LayerInput, schedule_create
 from tests.base import api_client_for
 
 URL = "/api/v1/escalation-policies/"
@@ -21,23 +20,6 @@ HOOK = "https://hooks.slack.example/services/T000/B000/s3cr3t"
 def send(client, method: str, url: str, body=None):
     return getattr(client, method)(
         url, data=json.dumps(body or {}), content_type="application/json"
-    )
-
-
-@pytest.fixture
-def dba_schedule(floor):
-    return schedule_create(
-        team=floor.dba,
-        name="DBA on-call",
-        time_zone="UTC",
-        layers=[
-            LayerInput(
-                name="primary",
-                start=timezone.now().date() - timedelta(days=1),
-                rotation_kind="weekly",
-                users=[floor.dave],
-            )
-        ],
     )
 
 

@@ -2,10 +2,7 @@
 notifications with their outcome, the board's on-call panel, policies with inline steps in the
 admin, and webhook URLs that never show."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from incidents import services
 from incidents.escalation_engine import escalations_run_due
@@ -17,27 +14,9 @@ from incidents.escalation_policies import (
 )
 from incidents.notifications import notifications_deliver_due
 from teams.models import ContactMethod
-from teams.services import LayerInput, schedule_create
 
 HOOK = "http://127.0.0.1:9/services/T000/B000/s3cr3t"
 SLACK_HOOK = "https://hooks.slack.example/services/T000/B000/s3cr3t"  # never called here
-
-
-@pytest.fixture
-def dba_schedule(floor):
-    return schedule_create(
-        team=floor.dba,
-        name="DBA on-call",
-        time_zone="UTC",
-        layers=[
-            LayerInput(
-                name="primary",
-                start=timezone.now().date() - timedelta(days=1),
-                rotation_kind="weekly",
-                users=[floor.dave],
-            )
-        ],
-    )
 
 
 @pytest.fixture

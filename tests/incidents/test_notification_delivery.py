@@ -20,6 +20,7 @@ from incidents import escalation_engine as engine
 from incidents import notifications, services
 from incidents.escalation_models import EscalationPolicy, EscalationStep, Notification
 from teams.models import ContactMethod, NotificationRule
+from tests.base import wait_for
 from tests.incidents.test_notify_sinks import Reply, http_sink_fixture  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,15 +126,6 @@ def _worker(tmp_path, name: str) -> subprocess.Popen:
     )
 
 
-def _wait(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _admin():
     db = settings.DATABASES["default"]
     return psycopg.connect(
@@ -184,14 +176,15 @@ def test_a_worker_killed_mid_step_pages_exactly_once_after_restart(tmp_path, htt
     try:
         escalations_sweep.apply_async()
         with _admin() as watch:
-            blocked = _wait(
+            blocked = wait_for(
                 lambda: (
                     watch.execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND wait_event_type = 'Lock'"
                     ).fetchone()[0]
                     > 0
-                )
+                ),
+                60,
             )
         assert blocked, (tmp_path / "first.log").read_text()
         os.killpg(first.pid, signal.SIGKILL)
@@ -199,12 +192,14 @@ def test_a_worker_killed_mid_step_pages_exactly_once_after_restart(tmp_path, htt
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
-    blocker.rollback()
-    blocker.close()
+        # Also when the test fails above: an open blocker would hang the test database's
+        # teardown on its lock.
+        blocker.rollback()
+        blocker.close()
     # The dead worker's session may linger until PostgreSQL notices; its rows stay locked
     # until then, and SKIP LOCKED would pass them by.
     with _admin() as watch:
-        assert _wait(
+        assert wait_for(
             lambda: (
                 watch.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -220,7 +215,7 @@ def test_a_worker_killed_mid_step_pages_exactly_once_after_restart(tmp_path, htt
     second = _worker(tmp_path, "second")
     try:
         escalations_sweep.apply_async()
-        assert _wait(lambda: Notification.objects.filter(status="sent").exists()), (
+        assert wait_for(lambda: Notification.objects.filter(status="sent").exists(), 60), (
             tmp_path / "second.log"
         ).read_text()
         escalations_sweep.apply_async()  # a further sweep must not send it again

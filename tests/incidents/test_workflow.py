@@ -1,15 +1,12 @@
 """The IOC's incident procedure through the API: states, severity, roles, hand-offs, resolution,
 declaring by hand, and the permissions around them."""
 
-import threading
-
 import pytest
 from django.core import mail
-from django.db import close_old_connections
 
 from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_open
-from tests.base import api_client_for, post_alert, process
+from tests.base import api_client_for, post_alert, process, run_concurrently
 
 
 @pytest.fixture
@@ -107,21 +104,15 @@ def test_concurrent_acknowledge_and_resolve_leave_a_consistent_state(client):
     post_alert(client, floor.token, {"summary": "Race"})
     process()
     incident = Incident.objects.get()
-    barrier = threading.Barrier(6)
     results = []
 
     def worker(action):
-        barrier.wait()
         results.append(act(floor.alice, incident, action).status_code)
-        close_old_connections()
 
-    threads = [
-        threading.Thread(target=worker, args=(action,)) for action in ["acknowledge", "resolve"] * 3
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = run_concurrently(
+        worker, [(action,) for action in ["acknowledge", "resolve"] * 3], timeout=30
+    )
+    assert errors == []
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert set(results) <= {200, 409}

@@ -7,6 +7,7 @@ import pytest
 
 from alerts.sources import alertmanager
 from alerts.sources.base import IgnoredPayload, PayloadError, stable_hash
+from tests.alerts.sources import parse_one
 
 DISK_FULL = {
     "status": "firing",
@@ -57,13 +58,8 @@ def batch(*alerts, **fields) -> dict:
     return body
 
 
-def parse_one(alert: dict, **kwargs):
-    [parsed] = alertmanager.parse(batch(alert), {}, **kwargs)
-    return parsed
-
-
 def test_it_parses_a_firing_alert():
-    alert = parse_one(DISK_FULL)
+    alert = parse_one(alertmanager.parse, batch(DISK_FULL))
     assert alert.fingerprint == "0f3e8a7c55d21b90"
     assert alert.status == "firing"
     assert alert.severity == "critical"
@@ -93,7 +89,7 @@ def test_it_returns_one_alert_per_entry_with_each_alerts_own_status():
 
 def test_it_keeps_the_fingerprint_when_the_alert_resolves():
     resolved = {**DISK_FULL, "status": "resolved", "endsAt": "2024-05-02T03:40:00Z"}
-    firing_alert = parse_one(DISK_FULL)
+    firing_alert = parse_one(alertmanager.parse, batch(DISK_FULL))
     resolved_alert = alertmanager.parse(batch(resolved, status="resolved"), {})[0]
     assert resolved_alert.status == "resolved"
     assert resolved_alert.fingerprint == firing_alert.fingerprint
@@ -109,8 +105,11 @@ def test_it_hashes_the_sorted_labels_when_old_alertmanager_sends_no_fingerprint(
         "service=billing-db",
         "severity=critical",
     )
-    assert parse_one(old).fingerprint == expected
-    assert parse_one({**reordered, "status": "resolved"}).fingerprint == expected
+    assert parse_one(alertmanager.parse, batch(old)).fingerprint == expected
+    assert (
+        parse_one(alertmanager.parse, batch({**reordered, "status": "resolved"})).fingerprint
+        == expected
+    )
 
 
 def test_it_falls_back_to_the_group_status_when_the_alert_has_none():
@@ -133,19 +132,24 @@ def test_it_falls_back_to_the_group_status_when_the_alert_has_none():
     ],
 )
 def test_it_maps_the_severity_label(raw, severity):
-    alert = parse_one({**DISK_FULL, "labels": {**DISK_FULL["labels"], "severity": raw}})
+    alert = parse_one(
+        alertmanager.parse, batch({**DISK_FULL, "labels": {**DISK_FULL["labels"], "severity": raw}})
+    )
     assert alert.severity == severity
     assert "source_severity" not in alert.labels
 
 
 def test_it_leaves_an_unlisted_severity_to_the_default_and_keeps_it_as_a_label():
-    alert = parse_one({**DISK_FULL, "labels": {"alertname": "Watchdog", "severity": "none"}})
+    alert = parse_one(
+        alertmanager.parse,
+        batch({**DISK_FULL, "labels": {"alertname": "Watchdog", "severity": "none"}}),
+    )
     assert alert.severity is None
     assert alert.labels["source_severity"] == "none"
 
 
 def test_it_has_no_severity_without_a_severity_label():
-    alert = parse_one({**DISK_FULL, "labels": {"alertname": "DiskFull"}})
+    alert = parse_one(alertmanager.parse, batch({**DISK_FULL, "labels": {"alertname": "DiskFull"}}))
     assert alert.severity is None
     assert "source_severity" not in alert.labels
 
@@ -172,7 +176,9 @@ def test_it_applies_the_integrations_severity_map():
     ],
 )
 def test_it_takes_the_source_from_instance_or_host_labels(labels, source):
-    alert = parse_one({**DISK_FULL, "labels": {"alertname": "X", **labels}})
+    alert = parse_one(
+        alertmanager.parse, batch({**DISK_FULL, "labels": {"alertname": "X", **labels}})
+    )
     assert alert.source == source
 
 
@@ -185,31 +191,37 @@ def test_it_takes_the_source_from_instance_or_host_labels(labels, source):
     ],
 )
 def test_it_falls_back_for_the_summary(annotations, summary):
-    assert parse_one({**DISK_FULL, "annotations": annotations}).summary == summary
+    assert (
+        parse_one(alertmanager.parse, batch({**DISK_FULL, "annotations": annotations})).summary
+        == summary
+    )
 
 
 def test_it_names_an_alert_without_alertname_or_annotations_by_its_fingerprint():
     bare = {"status": "firing", "labels": {"job": "cron"}, "fingerprint": "00aa00aa00aa00aa"}
-    alert = parse_one(bare)
+    alert = parse_one(alertmanager.parse, batch(bare))
     assert (alert.summary, alert.name) == ("Alert 00aa00aa00aa00aa", "")
 
 
 def test_it_marks_every_alert_of_a_truncated_group():
     alerts = alertmanager.parse(batch(DISK_FULL, QUEUE_LAG, truncatedAlerts=3), {})
     assert [alert.labels["truncated_alerts"] for alert in alerts] == ["3", "3"]
-    assert "truncated_alerts" not in parse_one(DISK_FULL).labels
+    assert "truncated_alerts" not in parse_one(alertmanager.parse, batch(DISK_FULL)).labels
 
 
 def test_it_reads_non_ascii_labels_and_nanosecond_offsets():
     alert = parse_one(
-        {
-            "status": "firing",
-            "labels": {"alertname": "磁盘空间不足", "instance": "节点-1:9100"},
-            "annotations": {"summary": "磁盘快满了"},
-            "startsAt": "2024-01-09T08:00:00.987654321+08:00",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "fingerprint": "c0c0c0c0c0c0c0c0",
-        }
+        alertmanager.parse,
+        batch(
+            {
+                "status": "firing",
+                "labels": {"alertname": "磁盘空间不足", "instance": "节点-1:9100"},
+                "annotations": {"summary": "磁盘快满了"},
+                "startsAt": "2024-01-09T08:00:00.987654321+08:00",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": "c0c0c0c0c0c0c0c0",
+            }
+        ),
     )
     assert (alert.name, alert.summary, alert.source) == ("磁盘空间不足", "磁盘快满了", "节点-1")
     assert alert.started_at == datetime(2024, 1, 9, 0, 0, 0, 987654, tzinfo=UTC)

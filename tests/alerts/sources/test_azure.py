@@ -7,6 +7,7 @@ import pytest
 
 from alerts.sources import azure
 from alerts.sources.base import PayloadError
+from tests.alerts.sources import parse_one
 
 ALERT_ID = (
     "/subscriptions/7f3a0000-1111-2222-3333-444455556666/providers/"
@@ -71,14 +72,8 @@ def with_essentials(**fields) -> dict:
     return body
 
 
-def parse_one(payload: dict, **kwargs):
-    alerts = azure.parse(payload, {}, **kwargs)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_a_fired_metric_alert():
-    alert = parse_one(METRIC_FIRED)
+    alert = parse_one(azure.parse, METRIC_FIRED)
 
     assert alert.fingerprint == ALERT_ID
     assert alert.status == "firing"
@@ -103,10 +98,10 @@ def test_it_reads_a_fired_metric_alert():
 
 
 def test_it_resolves_under_the_same_fingerprint():
-    alert = parse_one(resolved())
+    alert = parse_one(azure.parse, resolved())
 
     assert alert.status == "resolved"
-    assert alert.fingerprint == parse_one(METRIC_FIRED).fingerprint
+    assert alert.fingerprint == parse_one(azure.parse, METRIC_FIRED).fingerprint
     assert alert.ended_at == datetime(2024, 2, 10, 8, 20, 0, 500000, tzinfo=UTC)
 
 
@@ -125,7 +120,7 @@ def test_it_reads_a_log_alert_with_its_search_link():
         }
     ]
 
-    alert = parse_one(body)
+    alert = parse_one(azure.parse, body)
 
     assert alert.links == ("https://portal.azure.com#@tenant/blade/logs/q/abc",)
     assert alert.description.endswith(
@@ -137,7 +132,7 @@ def test_it_copes_with_an_alert_context_of_another_shape():
     body = copy.deepcopy(METRIC_FIRED)
     body["data"]["alertContext"] = {"activityLog": {"operationName": "Delete VM"}}
 
-    alert = parse_one(body)
+    alert = parse_one(azure.parse, body)
 
     assert alert.description == "CPU above 90% on the shop VM"
     assert alert.links == ()
@@ -147,7 +142,7 @@ def test_it_falls_back_to_the_rule_and_configuration_item():
     body = with_essentials(description="", alertTargetIDs=None)
     del body["data"]["customProperties"]
 
-    alert = parse_one(body)
+    alert = parse_one(azure.parse, body)
 
     assert alert.summary == "shop-vm-cpu-high"
     assert alert.source == "shop-vm-02"
@@ -165,11 +160,11 @@ def test_it_falls_back_to_the_rule_and_configuration_item():
     ],
 )
 def test_it_maps_severities(sev, severity):
-    assert parse_one(with_essentials(severity=sev)).severity == severity
+    assert parse_one(azure.parse, with_essentials(severity=sev)).severity == severity
 
 
 def test_it_keeps_an_unlisted_severity_as_a_label():
-    alert = parse_one(with_essentials(severity="Sev9"))
+    alert = parse_one(azure.parse, with_essentials(severity="Sev9"))
 
     assert alert.severity is None
     assert alert.labels["source_severity"] == "Sev9"
@@ -178,7 +173,10 @@ def test_it_keeps_an_unlisted_severity_as_a_label():
 def test_it_applies_the_integration_severity_map():
     config = {"severity_map": {"Sev3": "warning"}}
 
-    assert parse_one(with_essentials(severity="Sev3"), config=config).severity == "warning"
+    assert (
+        parse_one(azure.parse, with_essentials(severity="Sev3"), config=config).severity
+        == "warning"
+    )
 
 
 def test_it_explains_how_to_enable_the_common_schema():

@@ -13,6 +13,7 @@ from alerts.sources.base import (
     SubscriptionConfirmation,
     stable_hash,
 )
+from tests.alerts.sources import parse_one
 
 TOPIC = "arn:aws:sns:eu-central-1:444455556666:ioc-alarms"
 ARN = "arn:aws:cloudwatch:eu-central-1:444455556666:alarm:orders-api-5xx"
@@ -61,14 +62,8 @@ def envelope(alarm=None, **fields) -> dict:
     return body
 
 
-def parse_one(body: dict, **kwargs):
-    alerts = cloudwatch.parse(body, HEADERS, **kwargs)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_an_alarm():
-    alert = parse_one(envelope())
+    alert = parse_one(cloudwatch.parse, envelope(), HEADERS)
 
     assert alert.fingerprint == ARN
     assert alert.status == "firing"
@@ -97,7 +92,10 @@ def test_it_reads_an_alarm():
 def test_it_resolves_ok_under_the_same_fingerprint():
     ok = {**ALARM, "NewStateValue": "OK", "OldStateValue": "ALARM"}
 
-    fired, resolved = parse_one(envelope()), parse_one(envelope(ok, Subject='OK: "x"'))
+    fired, resolved = (
+        parse_one(cloudwatch.parse, envelope(), HEADERS),
+        parse_one(cloudwatch.parse, envelope(ok, Subject='OK: "x"'), HEADERS),
+    )
 
     assert resolved.status == "resolved"
     assert resolved.fingerprint == fired.fingerprint
@@ -108,14 +106,16 @@ def test_it_resolves_ok_under_the_same_fingerprint():
 def test_it_hashes_name_account_and_region_without_an_alarm_arn():
     alarm = {key: value for key, value in ALARM.items() if key != "AlarmArn"}
 
-    alert = parse_one(envelope(alarm))
+    alert = parse_one(cloudwatch.parse, envelope(alarm), HEADERS)
 
     assert alert.fingerprint == stable_hash("orders-api-5xx", "444455556666", "EU (Frankfurt)")
     assert alert.links == ()
 
 
 def test_it_names_the_alarm_from_the_message_not_the_subject():
-    alert = parse_one(envelope(Subject='ALARM: "another-name" in EU (Frankfurt)'))
+    alert = parse_one(
+        cloudwatch.parse, envelope(Subject='ALARM: "another-name" in EU (Frankfurt)'), HEADERS
+    )
 
     assert alert.name == "orders-api-5xx"
 
@@ -141,7 +141,7 @@ def test_it_reads_dimensions_of_a_metric_math_alarm():
     }
     alarm = {**ALARM, "AlarmDescription": None, "Trigger": trigger}
 
-    alert = parse_one(envelope(alarm))
+    alert = parse_one(cloudwatch.parse, envelope(alarm), HEADERS)
 
     assert alert.source == "web-09"
     assert alert.labels["host"] == "web-09"
@@ -156,13 +156,13 @@ def test_it_takes_the_service_from_a_dimension():
         "Trigger": {"Dimensions": [{"name": "Service", "value": "billing"}]},
     }
 
-    assert parse_one(envelope(alarm)).service == "billing"
+    assert parse_one(cloudwatch.parse, envelope(alarm), HEADERS).service == "billing"
 
 
 def test_it_shortens_a_long_reason_in_the_summary():
     alarm = {**ALARM, "NewStateReason": "x" * 500}
 
-    summary = parse_one(envelope(alarm)).summary
+    summary = parse_one(cloudwatch.parse, envelope(alarm), HEADERS).summary
 
     assert summary == "x" * 199 + "…"
 
@@ -181,13 +181,13 @@ def test_it_shortens_a_long_reason_in_the_summary():
 def test_it_reads_the_severity_from_the_description(token, severity):
     alarm = {**ALARM, "AlarmDescription": f"Orders API errors ({token})"}
 
-    assert parse_one(envelope(alarm)).severity == severity
+    assert parse_one(cloudwatch.parse, envelope(alarm), HEADERS).severity == severity
 
 
 def test_it_has_no_severity_without_a_token():
     alarm = {**ALARM, "AlarmDescription": "Orders API errors"}
 
-    alert = parse_one(envelope(alarm))
+    alert = parse_one(cloudwatch.parse, envelope(alarm), HEADERS)
 
     assert alert.severity is None
     assert "source_severity" not in alert.labels
@@ -196,7 +196,7 @@ def test_it_has_no_severity_without_a_token():
 def test_it_keeps_an_unlisted_severity_as_a_label():
     alarm = {**ALARM, "AlarmDescription": "severity=sev2"}
 
-    alert = parse_one(envelope(alarm))
+    alert = parse_one(cloudwatch.parse, envelope(alarm), HEADERS)
 
     assert alert.severity is None
     assert alert.labels["source_severity"] == "sev2"
@@ -205,7 +205,9 @@ def test_it_keeps_an_unlisted_severity_as_a_label():
 def test_it_applies_the_integration_severity_map():
     alarm = {**ALARM, "AlarmDescription": "severity=sev2"}
 
-    alert = parse_one(envelope(alarm), config={"severity_map": {"SEV2": "high"}})
+    alert = parse_one(
+        cloudwatch.parse, envelope(alarm), HEADERS, config={"severity_map": {"SEV2": "high"}}
+    )
 
     assert alert.severity == "high"
 
@@ -245,7 +247,7 @@ def test_it_ignores_an_unsubscribe_confirmation():
 def test_it_reads_the_type_from_the_header_when_the_body_has_none():
     body = {key: value for key, value in envelope().items() if key != "Type"}
 
-    assert parse_one(body).status == "firing"
+    assert parse_one(cloudwatch.parse, body, HEADERS).status == "firing"
 
 
 def test_it_refuses_a_body_that_is_not_an_sns_message():

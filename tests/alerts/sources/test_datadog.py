@@ -7,6 +7,7 @@ import pytest
 
 from alerts.sources import datadog
 from alerts.sources.base import PayloadError, stable_hash
+from tests.alerts.sources import parse_one
 
 # IOC's recommended template, rendered.
 TRIGGERED = {
@@ -54,14 +55,8 @@ DEFAULT_TRIGGERED = {
 }
 
 
-def parse_one(payload: dict, **kwargs):
-    alerts = datadog.parse(payload, {}, **kwargs)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_the_recommended_template():
-    alert = parse_one(TRIGGERED)
+    alert = parse_one(datadog.parse, TRIGGERED)
 
     assert alert.fingerprint == stable_hash("48120077", "c81e728d9d4c2f636f067f89cc14862c")
     assert alert.status == "firing"
@@ -98,7 +93,7 @@ def test_it_reads_the_recommended_template():
 
 
 def test_it_resolves_the_recovery_under_the_same_fingerprint():
-    fired, recovered = parse_one(TRIGGERED), parse_one(RECOVERED)
+    fired, recovered = parse_one(datadog.parse, TRIGGERED), parse_one(datadog.parse, RECOVERED)
 
     assert recovered.status == "resolved"
     assert recovered.fingerprint == fired.fingerprint
@@ -117,13 +112,14 @@ def test_it_resolves_the_recovery_under_the_same_fingerprint():
     ],
 )
 def test_it_maps_transitions(transition, status):
-    assert parse_one({**TRIGGERED, "alert_transition": transition}).status == status
+    assert parse_one(datadog.parse, {**TRIGGERED, "alert_transition": transition}).status == status
 
 
 def test_it_reads_the_default_payload_from_the_title_and_body_links():
-    alert = parse_one(DEFAULT_TRIGGERED)
+    alert = parse_one(datadog.parse, DEFAULT_TRIGGERED)
     recovered = parse_one(
-        {**DEFAULT_TRIGGERED, "title": "[Recovered on {queue:emails}] Mail queue backlog"}
+        datadog.parse,
+        {**DEFAULT_TRIGGERED, "title": "[Recovered on {queue:emails}] Mail queue backlog"},
     )
 
     assert alert.status == "firing"
@@ -145,7 +141,7 @@ def test_it_reads_renamed_keys_of_a_custom_template():
         "secret": "not-ours",
     }
 
-    alert = parse_one(body)
+    alert = parse_one(datadog.parse, body)
 
     assert alert.status == "resolved"  # the explicit transition wins over the title
     assert alert.fingerprint == stable_hash("9001", "aa11bb22")
@@ -154,7 +150,9 @@ def test_it_reads_renamed_keys_of_a_custom_template():
 
 
 def test_it_keeps_a_users_own_brackets_in_the_name():
-    alert = parse_one({**DEFAULT_TRIGGERED, "title": "[Triggered] [staging] Mail queue backlog"})
+    alert = parse_one(
+        datadog.parse, {**DEFAULT_TRIGGERED, "title": "[Triggered] [staging] Mail queue backlog"}
+    )
 
     assert alert.name == "[staging] Mail queue backlog"
 
@@ -164,7 +162,7 @@ def test_it_keeps_a_users_own_brackets_in_the_name():
     [("P1", "critical"), ("P2", "high"), ("P3", "warning"), ("P4", "info"), ("P5", "info")],
 )
 def test_it_maps_priorities(priority, severity):
-    assert parse_one({**TRIGGERED, "alert_priority": priority}).severity == severity
+    assert parse_one(datadog.parse, {**TRIGGERED, "alert_priority": priority}).severity == severity
 
 
 @pytest.mark.parametrize(
@@ -175,13 +173,13 @@ def test_it_maps_the_alert_type_without_a_priority(alert_type, severity):
     title = "[Triggered on {host:api-eu-4,env:prod}] API latency above 800ms"
     body = {**TRIGGERED, "title": title, "alert_priority": "", "alert_type": alert_type}
 
-    assert parse_one(body).severity == severity
+    assert parse_one(datadog.parse, body).severity == severity
 
 
 def test_it_reads_the_priority_from_the_title():
     body = {**TRIGGERED, "alert_priority": "$ALERT_PRIORITY", "alert_type": ""}
 
-    alert = parse_one(body)
+    alert = parse_one(datadog.parse, body)
 
     assert alert.severity == "high"
     assert alert.labels["alert_priority"] == "P2"
@@ -190,7 +188,7 @@ def test_it_reads_the_priority_from_the_title():
 def test_it_keeps_an_unlisted_severity_as_a_label():
     body = {**DEFAULT_TRIGGERED, "alert_type": "emergency"}
 
-    alert = parse_one(body)
+    alert = parse_one(datadog.parse, body)
 
     assert alert.severity is None
     assert alert.labels["source_severity"] == "emergency"
@@ -199,9 +197,9 @@ def test_it_keeps_an_unlisted_severity_as_a_label():
 def test_it_applies_the_integration_severity_map():
     config = {"severity_map": {"P2": "critical", "Error": "warning"}}
 
-    assert parse_one(TRIGGERED, config=config).severity == "critical"
+    assert parse_one(datadog.parse, TRIGGERED, config=config).severity == "critical"
     no_priority = {**TRIGGERED, "alert_priority": "", "title": "[Triggered] API latency"}
-    assert parse_one(no_priority, config=config).severity == "warning"
+    assert parse_one(datadog.parse, no_priority, config=config).severity == "warning"
 
 
 def test_it_reads_form_fields():
@@ -213,7 +211,7 @@ def test_it_reads_form_fields():
         "date": "1717171717000",
     }
 
-    alert = parse_one(form)
+    alert = parse_one(datadog.parse, form)
 
     assert alert.fingerprint == stable_hash("48120077", "host:api-eu-4")
     assert alert.severity == "warning"
@@ -224,7 +222,7 @@ def test_it_reads_form_fields():
 def test_it_joins_the_values_of_a_repeated_tag():
     body = {**DEFAULT_TRIGGERED, "event_tags": "sg:sg-01,sg:sg-02,monitor,sg:sg-01"}
 
-    assert parse_one(body).labels["sg"] == "sg-01,sg-02"
+    assert parse_one(datadog.parse, body).labels["sg"] == "sg-01,sg-02"
 
 
 def test_it_refuses_a_body_without_title_or_alert_id():

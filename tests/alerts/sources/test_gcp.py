@@ -8,6 +8,7 @@ import pytest
 
 from alerts.sources import gcp
 from alerts.sources.base import PayloadError
+from tests.alerts.sources import parse_one
 
 OPEN = {
     "version": "1.2",
@@ -58,14 +59,8 @@ def with_incident(**fields) -> dict:
     return body
 
 
-def parse_one(payload: dict, **kwargs):
-    alerts = gcp.parse(payload, {}, **kwargs)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_an_open_incident():
-    alert = parse_one(OPEN)
+    alert = parse_one(gcp.parse, OPEN)
 
     assert alert.fingerprint == "0.nq4example8z"
     assert alert.status == "firing"
@@ -96,10 +91,10 @@ def test_it_reads_an_open_incident():
 
 
 def test_it_resolves_a_closed_incident_under_the_same_fingerprint():
-    alert = parse_one(closed())
+    alert = parse_one(gcp.parse, closed())
 
     assert alert.status == "resolved"
-    assert alert.fingerprint == parse_one(OPEN).fingerprint
+    assert alert.fingerprint == parse_one(gcp.parse, OPEN).fingerprint
     assert alert.ended_at == datetime(2024, 3, 9, 16, 15, 0, tzinfo=UTC)
 
 
@@ -120,7 +115,7 @@ def test_it_reads_a_version_1_1_incident():
         },
     }
 
-    alert = parse_one(body)
+    alert = parse_one(gcp.parse, body)
 
     assert alert.status == "firing"
     assert alert.source == "batch-runner-3"
@@ -135,14 +130,14 @@ def test_it_takes_the_host_label_of_an_uptime_check():
         resource_display_name=None,
     )
 
-    assert parse_one(body).source == "shop.lab.example"
+    assert parse_one(gcp.parse, body).source == "shop.lab.example"
 
 
 def test_it_falls_back_to_the_condition_name_and_user_label_service():
     body = with_incident(policy_name="", summary="", policy_user_labels=None)
     body["incident"]["metadata"]["user_labels"] = {"service": "cart-batch"}
 
-    alert = parse_one(body)
+    alert = parse_one(gcp.parse, body)
 
     assert alert.name == alert.summary == "VM memory above 85%"
     assert alert.service == "cart-batch"
@@ -153,11 +148,11 @@ def test_it_falls_back_to_the_condition_name_and_user_label_service():
     [("Critical", "critical"), ("Error", "high"), ("Warning", "warning")],
 )
 def test_it_maps_severities(raw, severity):
-    assert parse_one(with_incident(severity=raw)).severity == severity
+    assert parse_one(gcp.parse, with_incident(severity=raw)).severity == severity
 
 
 def test_it_treats_no_severity_as_none_without_a_label():
-    alert = parse_one(with_incident(severity="No severity"))
+    alert = parse_one(gcp.parse, with_incident(severity="No severity"))
 
     assert alert.severity is None
     assert "source_severity" not in alert.labels
@@ -166,11 +161,11 @@ def test_it_treats_no_severity_as_none_without_a_label():
 def test_it_reads_a_severity_user_label_when_the_policy_has_no_severity():
     body = with_incident(severity=None, policy_user_labels={"severity": "critical"})
 
-    assert parse_one(body).severity == "critical"
+    assert parse_one(gcp.parse, body).severity == "critical"
 
 
 def test_it_keeps_an_unlisted_severity_as_a_label():
-    alert = parse_one(with_incident(severity="Notice"))
+    alert = parse_one(gcp.parse, with_incident(severity="Notice"))
 
     assert alert.severity is None
     assert alert.labels["source_severity"] == "Notice"
@@ -179,8 +174,8 @@ def test_it_keeps_an_unlisted_severity_as_a_label():
 def test_it_applies_the_integration_severity_map():
     config = {"severity_map": {"error": "critical", "notice": "info"}}
 
-    assert parse_one(OPEN, config=config).severity == "critical"
-    assert parse_one(with_incident(severity="Notice"), config=config).severity == "info"
+    assert parse_one(gcp.parse, OPEN, config=config).severity == "critical"
+    assert parse_one(gcp.parse, with_incident(severity="Notice"), config=config).severity == "info"
 
 
 def test_it_refuses_a_body_without_incident():

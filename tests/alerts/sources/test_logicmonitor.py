@@ -6,6 +6,7 @@ import pytest
 
 from alerts.sources import IgnoredPayload, PayloadError
 from alerts.sources.logicmonitor import parse
+from tests.alerts.sources import parse_one
 
 
 def rendered(**changes) -> dict:
@@ -32,14 +33,8 @@ def rendered(**changes) -> dict:
     return body
 
 
-def only(payload: dict, config=None):
-    alerts = parse(payload, {}, config=config)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_fires_an_active_alert():
-    alert = only(rendered())
+    alert = parse_one(parse, rendered())
     assert alert.fingerprint == "LMD90817"
     assert alert.status == "firing"
     assert alert.severity == "high"
@@ -67,10 +62,10 @@ def test_it_fires_an_active_alert():
     [("ack", "acknowledged"), ("clear", "resolved"), ("update", "firing"), ("ACTIVE", "firing")],
 )
 def test_it_follows_the_alert_status_under_one_fingerprint(status, expected):
-    alert = only(rendered(alertStatus=status, value="41.0"))
+    alert = parse_one(parse, rendered(alertStatus=status, value="41.0"))
     assert alert.status == expected
-    assert alert.fingerprint == only(rendered()).fingerprint
-    assert alert.name == only(rendered()).name
+    assert alert.fingerprint == parse_one(parse, rendered()).fingerprint
+    assert alert.name == parse_one(parse, rendered()).name
 
 
 def test_it_ignores_a_test_delivery():
@@ -82,22 +77,22 @@ def test_it_ignores_a_test_delivery():
     ("level", "severity"), [("critical", "critical"), ("error", "high"), ("warning", "warning")]
 )
 def test_it_maps_levels(level, severity):
-    alert = only(rendered(level=level))
+    alert = parse_one(parse, rendered(level=level))
     assert alert.severity == severity
     assert "source_severity" not in alert.labels
 
 
 def test_it_keeps_an_unlisted_level_as_source_severity():
-    alert = only(rendered(level="major"))
+    alert = parse_one(parse, rendered(level="major"))
     assert alert.severity is None
     assert alert.labels["source_severity"] == "major"
 
 
 def test_it_applies_the_integrations_severity_map():
     config = {"severity_map": {"warning": "info", "major": "critical"}}
-    assert only(rendered(level="warning"), config).severity == "info"
-    assert only(rendered(level="major"), config).severity == "critical"
-    assert only(rendered(level="error"), config).severity == "high"
+    assert parse_one(parse, rendered(level="warning"), config=config).severity == "info"
+    assert parse_one(parse, rendered(level="major"), config=config).severity == "critical"
+    assert parse_one(parse, rendered(level="error"), config=config).severity == "high"
 
 
 def test_it_reads_the_snake_case_names_of_other_templates():
@@ -111,7 +106,7 @@ def test_it_reads_the_snake_case_names_of_other_templates():
         "service_url": "https://www.example.com/",
         "detail": "www.example.com is responding again",
     }
-    alert = only(body)
+    alert = parse_one(parse, body)
     assert alert.fingerprint == "LMS4410"
     assert alert.status == "resolved"
     assert alert.severity == "critical"
@@ -122,13 +117,13 @@ def test_it_reads_the_snake_case_names_of_other_templates():
 
 
 def test_it_takes_numbers_from_a_template_written_without_quotes():
-    alert = only(rendered(value=93.4, startepoch=1723597965, duration=12))
+    alert = parse_one(parse, rendered(value=93.4, startepoch=1723597965, duration=12))
     assert alert.labels["value"] == "93.4"
     assert alert.started_at == datetime(2024, 8, 14, 1, 12, 45, tzinfo=UTC)
 
 
 def test_it_treats_an_unrendered_service_token_as_empty():
-    alert = only(rendered(service="##SERVICE##", datasource="##DATASOURCE##"))
+    alert = parse_one(parse, rendered(service="##SERVICE##", datasource="##DATASOURCE##"))
     assert alert.service == ""
     assert alert.name == "D:\\ PercentUsed"
     assert "datasource" not in alert.labels
@@ -144,7 +139,7 @@ def test_it_refuses_an_unrendered_template(field):
 
 def test_it_falls_back_to_a_name_from_the_alert_id():
     body = {"alertid": "LMD1", "alertStatus": "active"}
-    alert = only(body)
+    alert = parse_one(parse, body)
     assert alert.name == "alert LMD1"
     assert alert.summary == "alert LMD1"
 

@@ -6,6 +6,7 @@ import pytest
 
 from alerts.sources import IgnoredPayload, PayloadError
 from alerts.sources.newrelic import parse
+from tests.alerts.sources import parse_one
 
 ISSUE_ID = "5e1f0c9a-7b2d-4c3e-9f10-aa11bb22cc33"
 
@@ -65,14 +66,8 @@ def legacy(**changes) -> dict:
     return body
 
 
-def only(payload: dict, config=None):
-    alerts = parse(payload, {}, config=config)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_a_created_workflow_issue_as_firing():
-    alert = only(workflow())
+    alert = parse_one(parse, workflow())
     assert alert.fingerprint == ISSUE_ID
     assert alert.status == "firing"
     assert alert.severity == "high"
@@ -102,8 +97,10 @@ def test_it_reads_a_created_workflow_issue_as_firing():
 
 
 def test_it_resolves_a_closed_issue_under_the_same_fingerprint():
-    fired = only(workflow())
-    closed = only(workflow(state="CLOSED", trigger="INCIDENT_CLOSED", updatedAt=1717172017000))
+    fired = parse_one(parse, workflow())
+    closed = parse_one(
+        parse, workflow(state="CLOSED", trigger="INCIDENT_CLOSED", updatedAt=1717172017000)
+    )
     assert closed.status == "resolved"
     assert closed.fingerprint == fired.fingerprint
     assert closed.ended_at == datetime(2024, 5, 31, 16, 13, 37, tzinfo=UTC)
@@ -111,13 +108,13 @@ def test_it_resolves_a_closed_issue_under_the_same_fingerprint():
 
 @pytest.mark.parametrize("trigger", ["ACKNOWLEDGED", "USER_ACTION", "user_action"])
 def test_it_reads_an_activated_issue_acknowledged_by_a_user(trigger):
-    alert = only(workflow(state="ACTIVATED", trigger=trigger))
+    alert = parse_one(parse, workflow(state="ACTIVATED", trigger=trigger))
     assert alert.status == "acknowledged"
     assert alert.fingerprint == ISSUE_ID
 
 
 def test_it_keeps_an_activated_issue_firing_when_no_user_acted():
-    assert only(workflow(state="ACTIVATED", trigger="STATE_CHANGE")).status == "firing"
+    assert parse_one(parse, workflow(state="ACTIVATED", trigger="STATE_CHANGE")).status == "firing"
 
 
 @pytest.mark.parametrize(
@@ -125,53 +122,55 @@ def test_it_keeps_an_activated_issue_firing_when_no_user_acted():
     [("CRITICAL", "critical"), ("HIGH", "high"), ("MEDIUM", "warning"), ("LOW", "info")],
 )
 def test_it_maps_priorities(priority, severity):
-    alert = only(workflow(priority=priority))
+    alert = parse_one(parse, workflow(priority=priority))
     assert alert.severity == severity
     assert "source_severity" not in alert.labels
 
 
 def test_it_keeps_an_unlisted_priority_as_source_severity():
-    alert = only(workflow(priority="URGENT"))
+    alert = parse_one(parse, workflow(priority="URGENT"))
     assert alert.severity is None
     assert alert.labels["source_severity"] == "URGENT"
 
 
 def test_it_applies_the_integrations_severity_map():
     config = {"severity_map": {"MEDIUM": "high", "urgent": "critical"}}
-    assert only(workflow(priority="MEDIUM"), config).severity == "high"
-    assert only(workflow(priority="URGENT"), config).severity == "critical"
-    assert only(workflow(priority="LOW"), config).severity == "info"
+    assert parse_one(parse, workflow(priority="MEDIUM"), config=config).severity == "high"
+    assert parse_one(parse, workflow(priority="URGENT"), config=config).severity == "critical"
+    assert parse_one(parse, workflow(priority="LOW"), config=config).severity == "info"
 
 
 @pytest.mark.parametrize(("value", "label"), [(False, "false"), ("false", "false"), (True, "true")])
 def test_it_accepts_is_correlated_as_a_boolean_or_a_string(value, label):
-    assert only(workflow(isCorrelated=value)).labels["correlated"] == label
+    assert parse_one(parse, workflow(isCorrelated=value)).labels["correlated"] == label
 
 
 def test_it_reads_issue_id_and_entities_data_from_a_richer_template():
     body = workflow(issueId="issue-77", entitiesData={"names": ["cache-01"], "types": ["HOST"]})
     del body["id"], body["impactedEntities"]
-    alert = only(body)
+    alert = parse_one(parse, body)
     assert alert.fingerprint == "issue-77"
     assert alert.source == "cache-01"
 
 
 def test_it_reads_a_nested_tag_object_in_accumulations():
-    alert = only(workflow(accumulations={"tag": {"service": ["ledger", "ledger-replica"]}}))
+    alert = parse_one(
+        parse, workflow(accumulations={"tag": {"service": ["ledger", "ledger-replica"]}})
+    )
     assert alert.service == "ledger"
     assert alert.labels["service"] == "ledger, ledger-replica"
 
 
 def test_it_prefers_a_service_the_template_names_itself():
-    assert only(workflow(service="storefront")).service == "storefront"
+    assert parse_one(parse, workflow(service="storefront")).service == "storefront"
 
 
 def test_it_has_no_service_without_a_service_tag():
-    assert only(workflow(accumulations={"tag.env": ["prod"]})).service == ""
+    assert parse_one(parse, workflow(accumulations={"tag.env": ["prod"]})).service == ""
 
 
 def test_it_reads_a_legacy_open_incident():
-    alert = only(legacy())
+    alert = parse_one(parse, legacy())
     assert alert.fingerprint == "88"
     assert alert.status == "firing"
     assert alert.severity == "critical"
@@ -198,14 +197,14 @@ def test_it_reads_a_legacy_open_incident():
     ("state", "status"), [("acknowledged", "acknowledged"), ("closed", "resolved")]
 )
 def test_it_follows_a_legacy_incident_through_ack_and_close(state, status):
-    alert = only(legacy(current_state=state))
+    alert = parse_one(parse, legacy(current_state=state))
     assert alert.status == status
     assert alert.fingerprint == "88"
 
 
 def test_it_maps_legacy_warning_and_info():
-    assert only(legacy(severity="WARNING")).severity == "warning"
-    assert only(legacy(severity="INFO")).severity == "info"
+    assert parse_one(parse, legacy(severity="WARNING")).severity == "warning"
+    assert parse_one(parse, legacy(severity="INFO")).severity == "info"
 
 
 def test_it_ignores_a_deployment_notice():

@@ -6,6 +6,7 @@ import pytest
 
 from alerts.sources import IgnoredPayload, PayloadError
 from alerts.sources.sentry import parse
+from tests.alerts.sources import parse_one
 
 EVENT_ALERT = {"Sentry-Hook-Resource": "event_alert"}
 ISSUE = {"Sentry-Hook-Resource": "issue"}
@@ -87,14 +88,8 @@ def metric_alert(action: str) -> dict:
     }
 
 
-def only(payload: dict, headers: dict, config=None):
-    alerts = parse(payload, headers, config=config)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_fires_an_issue_alert():
-    alert = only(event_alert(), EVENT_ALERT)
+    alert = parse_one(parse, event_alert(), EVENT_ALERT)
     assert alert.fingerprint == "issue:4051234567"
     assert alert.status == "firing"
     assert alert.severity == "critical"
@@ -118,23 +113,27 @@ def test_it_fires_an_issue_alert():
 
 
 def test_it_keeps_the_user_tag_out_of_the_labels():
-    assert "user" not in only(event_alert(), EVENT_ALERT).labels
+    assert "user" not in parse_one(parse, event_alert(), EVENT_ALERT).labels
 
 
 def test_it_resolves_the_issue_alert_when_the_issue_is_resolved():
-    fired = only(event_alert(), EVENT_ALERT)
-    resolved = only(issue("resolved"), ISSUE)
+    fired = parse_one(parse, event_alert(), EVENT_ALERT)
+    resolved = parse_one(parse, issue("resolved"), ISSUE)
     assert resolved.status == "resolved"
     assert resolved.fingerprint == fired.fingerprint
 
 
 def test_it_reads_the_header_whatever_its_case():
-    assert only(issue("resolved"), {"sentry-hook-resource": "issue"}).status == "resolved"
-    assert only(issue("resolved"), {"SENTRY-HOOK-RESOURCE": "Issue"}).status == "resolved"
+    assert (
+        parse_one(parse, issue("resolved"), {"sentry-hook-resource": "issue"}).status == "resolved"
+    )
+    assert (
+        parse_one(parse, issue("resolved"), {"SENTRY-HOOK-RESOURCE": "Issue"}).status == "resolved"
+    )
 
 
 def test_it_reads_an_issue_webhook_with_its_string_count():
-    alert = only(issue("created"), ISSUE)
+    alert = parse_one(parse, issue("created"), ISSUE)
     assert alert.status == "firing"
     assert alert.severity == "critical"
     assert alert.service == "storefront"
@@ -149,7 +148,7 @@ def test_it_reads_an_issue_webhook_with_its_string_count():
 
 
 def test_it_fires_again_when_an_issue_is_unresolved():
-    assert only(issue("unresolved", substatus="regressed"), ISSUE).status == "firing"
+    assert parse_one(parse, issue("unresolved", substatus="regressed"), ISSUE).status == "firing"
 
 
 @pytest.mark.parametrize("action", ["archived", "ignored", "assigned"])
@@ -160,7 +159,7 @@ def test_it_ignores_issue_actions_that_change_no_alert(action):
 
 @pytest.mark.parametrize(("action", "severity"), [("critical", "critical"), ("warning", "warning")])
 def test_it_fires_a_metric_alert_with_its_action_as_severity(action, severity):
-    alert = only(metric_alert(action), METRIC_ALERT)
+    alert = parse_one(parse, metric_alert(action), METRIC_ALERT)
     assert alert.fingerprint == "metric_alert:612"
     assert alert.status == "firing"
     assert alert.severity == severity
@@ -173,8 +172,8 @@ def test_it_fires_a_metric_alert_with_its_action_as_severity(action, severity):
 
 
 def test_it_resolves_a_metric_alert_under_the_same_fingerprint():
-    fired = only(metric_alert("critical"), METRIC_ALERT)
-    resolved = only(metric_alert("resolved"), METRIC_ALERT)
+    fired = parse_one(parse, metric_alert("critical"), METRIC_ALERT)
+    resolved = parse_one(parse, metric_alert("resolved"), METRIC_ALERT)
     assert resolved.status == "resolved"
     assert resolved.fingerprint == fired.fingerprint
     assert resolved.ended_at == datetime(2024, 3, 2, 9, 20, tzinfo=UTC)
@@ -185,37 +184,42 @@ def test_it_resolves_a_metric_alert_under_the_same_fingerprint():
     [("fatal", "critical"), ("error", "high"), ("warning", "warning"), ("info", "info")],
 )
 def test_it_maps_event_levels(level, severity):
-    alert = only(event_alert(level=level), EVENT_ALERT)
+    alert = parse_one(parse, event_alert(level=level), EVENT_ALERT)
     assert alert.severity == severity
     assert "source_severity" not in alert.labels
 
 
 def test_it_keeps_an_unlisted_level_as_source_severity():
-    alert = only(event_alert(level="debug"), EVENT_ALERT)
+    alert = parse_one(parse, event_alert(level="debug"), EVENT_ALERT)
     assert alert.severity is None
     assert alert.labels["source_severity"] == "debug"
 
 
 def test_it_applies_the_integrations_severity_map():
     config = {"severity_map": {"error": "critical", "debug": "info"}}
-    assert only(event_alert(level="error"), EVENT_ALERT, config).severity == "critical"
-    assert only(event_alert(level="debug"), EVENT_ALERT, config).severity == "info"
+    assert (
+        parse_one(parse, event_alert(level="error"), EVENT_ALERT, config=config).severity
+        == "critical"
+    )
+    assert (
+        parse_one(parse, event_alert(level="debug"), EVENT_ALERT, config=config).severity == "info"
+    )
 
 
 def test_it_falls_back_to_the_project_slug_for_the_service():
-    alert = only(event_alert(tags=[["environment", "staging"]]), EVENT_ALERT)
+    alert = parse_one(parse, event_alert(tags=[["environment", "staging"]]), EVENT_ALERT)
     assert alert.service == "storefront"
     assert alert.source == ""
 
 
 def test_it_reads_tags_given_as_key_value_objects():
     tags = [{"key": "service", "value": "search"}, {"key": "release", "value": 42}]
-    assert only(event_alert(tags=tags), EVENT_ALERT).labels["release"] == "42"
-    assert only(event_alert(tags=tags), EVENT_ALERT).service == "search"
+    assert parse_one(parse, event_alert(tags=tags), EVENT_ALERT).labels["release"] == "42"
+    assert parse_one(parse, event_alert(tags=tags), EVENT_ALERT).service == "search"
 
 
 def test_it_takes_the_issue_id_from_the_issue_url_when_missing():
-    alert = only(event_alert(issue_id=None), EVENT_ALERT)
+    alert = parse_one(parse, event_alert(issue_id=None), EVENT_ALERT)
     assert alert.fingerprint == "issue:4051234567"
 
 
@@ -226,9 +230,9 @@ def test_it_ignores_resources_that_carry_no_alert(resource):
 
 
 def test_it_tells_the_resource_from_the_shape_when_the_header_is_lost():
-    assert only(event_alert(), {}).fingerprint == "issue:4051234567"
-    assert only(metric_alert("warning"), {}).fingerprint == "metric_alert:612"
-    assert only(issue("resolved"), {}).status == "resolved"
+    assert parse_one(parse, event_alert(), {}).fingerprint == "issue:4051234567"
+    assert parse_one(parse, metric_alert("warning"), {}).fingerprint == "metric_alert:612"
+    assert parse_one(parse, issue("resolved"), {}).status == "resolved"
 
 
 @pytest.mark.parametrize(

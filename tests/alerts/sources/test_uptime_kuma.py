@@ -7,6 +7,7 @@ import pytest
 
 from alerts.sources import IgnoredPayload, PayloadError
 from alerts.sources.uptime_kuma import parse
+from tests.alerts.sources import parse_one
 
 
 def kuma(status: int, *, tags=None, **monitor_changes) -> dict:
@@ -45,14 +46,8 @@ def kuma(status: int, *, tags=None, **monitor_changes) -> dict:
     }
 
 
-def only(payload: dict, config=None):
-    alerts = parse(payload, {}, config=config)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_fires_when_a_monitor_goes_down():
-    alert = only(kuma(0))
+    alert = parse_one(parse, kuma(0))
     assert alert.fingerprint == "monitor:412"
     assert alert.status == "firing"
     assert alert.severity is None
@@ -71,11 +66,13 @@ def test_it_fires_when_a_monitor_goes_down():
 
 def test_it_reads_the_heartbeat_time_as_utc():
     # The time has no zone: Kuma writes it in UTC (localDateTime is the server's local time).
-    assert only(kuma(0)).started_at == datetime(2024, 6, 11, 2, 3, 4, 567000, tzinfo=UTC)
+    assert parse_one(parse, kuma(0)).started_at == datetime(
+        2024, 6, 11, 2, 3, 4, 567000, tzinfo=UTC
+    )
 
 
 def test_it_resolves_when_the_monitor_comes_back_up_under_the_same_fingerprint():
-    down, up = only(kuma(0)), only(kuma(1))
+    down, up = parse_one(parse, kuma(0)), parse_one(parse, kuma(1))
     assert up.status == "resolved"
     assert up.fingerprint == down.fingerprint
     assert up.summary == "[Billing portal] [✅ Up] 200 - OK"
@@ -89,7 +86,7 @@ def test_it_takes_the_service_and_severity_from_monitor_tags():
         {"tag_id": 4, "name": "severity", "value": "critical", "color": "#DC2626"},
         {"tag_id": 5, "name": "public", "value": "", "color": "#2563EB"},
     ]
-    alert = only(kuma(0, tags=tags))
+    alert = parse_one(parse, kuma(0, tags=tags))
     assert alert.service == "billing"
     assert alert.severity == "critical"
     assert alert.labels["Service"] == "billing"
@@ -97,19 +94,29 @@ def test_it_takes_the_service_and_severity_from_monitor_tags():
 
 
 def test_it_keeps_an_unlisted_severity_tag_as_source_severity():
-    alert = only(kuma(0, tags=[{"name": "severity", "value": "sev2"}]))
+    alert = parse_one(parse, kuma(0, tags=[{"name": "severity", "value": "sev2"}]))
     assert alert.severity is None
     assert alert.labels["source_severity"] == "sev2"
 
 
 def test_it_applies_the_integrations_severity_map():
     config = {"severity_map": {"sev2": "high", "warning": "info"}}
-    assert only(kuma(0, tags=[{"name": "severity", "value": "sev2"}]), config).severity == "high"
-    assert only(kuma(0, tags=[{"name": "severity", "value": "warning"}]), config).severity == "info"
+    assert (
+        parse_one(
+            parse, kuma(0, tags=[{"name": "severity", "value": "sev2"}]), config=config
+        ).severity
+        == "high"
+    )
+    assert (
+        parse_one(
+            parse, kuma(0, tags=[{"name": "severity", "value": "warning"}]), config=config
+        ).severity
+        == "info"
+    )
 
 
 def test_it_prefers_the_monitor_hostname_as_source():
-    alert = only(kuma(0, type="ping", url="https://", hostname="nas-01.lan"))
+    alert = parse_one(parse, kuma(0, type="ping", url="https://", hostname="nas-01.lan"))
     assert alert.source == "nas-01.lan"
     assert alert.links == ()
 
@@ -136,7 +143,7 @@ def test_it_ignores_pending_and_maintenance_heartbeats(status, reason):
 
 @pytest.mark.parametrize("field", ["data", "payload"])
 def test_it_reads_the_json_from_a_form_field(field):
-    alert = only({field: json.dumps(kuma(0))})
+    alert = parse_one(parse, {field: json.dumps(kuma(0))})
     assert alert.fingerprint == "monitor:412"
     assert alert.status == "firing"
 
@@ -144,13 +151,13 @@ def test_it_reads_the_json_from_a_form_field(field):
 def test_it_reads_heartbeat_and_monitor_sent_as_json_text():
     body = kuma(1)
     form = {key: json.dumps(body[key]) for key in ("heartbeat", "monitor")} | {"msg": body["msg"]}
-    assert only(form).status == "resolved"
+    assert parse_one(parse, form).status == "resolved"
 
 
 def test_it_falls_back_to_the_heartbeat_monitor_id():
     body = kuma(0)
     del body["monitor"]["id"]
-    assert only(body).fingerprint == "monitor:412"
+    assert parse_one(parse, body).fingerprint == "monitor:412"
 
 
 @pytest.mark.parametrize(

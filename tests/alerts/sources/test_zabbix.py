@@ -7,6 +7,7 @@ import pytest
 
 from alerts.sources import zabbix
 from alerts.sources.base import PayloadError, stable_hash
+from tests.alerts.sources import parse_one
 
 PROBLEM = {
     "event_id": "884213",
@@ -41,14 +42,8 @@ RECOVERY = {
 }
 
 
-def parse_one(payload: dict, **kwargs):
-    alerts = zabbix.parse(payload, {}, **kwargs)
-    assert len(alerts) == 1
-    return alerts[0]
-
-
 def test_it_reads_a_problem():
-    alert = parse_one(PROBLEM)
+    alert = parse_one(zabbix.parse, PROBLEM)
 
     assert alert.fingerprint == "trigger:23817"
     assert alert.status == "firing"
@@ -84,7 +79,7 @@ def test_it_reads_a_problem():
 
 def test_it_resolves_the_recovery_under_the_problems_fingerprint():
     # The recovery is an event of its own with another id; the trigger id is shared.
-    problem, recovery = parse_one(PROBLEM), parse_one(RECOVERY)
+    problem, recovery = parse_one(zabbix.parse, PROBLEM), parse_one(zabbix.parse, RECOVERY)
 
     assert recovery.status == "resolved"
     assert recovery.fingerprint == problem.fingerprint == "trigger:23817"
@@ -99,7 +94,7 @@ def test_it_treats_unexpanded_macros_as_empty():
         "host_ip": "{HOST.IP}",
     }
 
-    alert = parse_one(body)
+    alert = parse_one(zabbix.parse, body)
 
     # {EVENT.RECOVERY.ID} is left as is in a problem message: still a problem.
     assert alert.status == "firing"
@@ -112,8 +107,8 @@ def test_it_treats_unexpanded_macros_as_empty():
 def test_it_reads_the_status_word_when_event_value_is_missing():
     body = {**RECOVERY, "event_value": "{EVENT.VALUE}", "event_recovery_id": ""}
 
-    assert parse_one(body).status == "resolved"
-    assert parse_one({**body, "event_status": "PROBLEM"}).status == "firing"
+    assert parse_one(zabbix.parse, body).status == "resolved"
+    assert parse_one(zabbix.parse, {**body, "event_status": "PROBLEM"}).status == "firing"
 
 
 @pytest.mark.parametrize(
@@ -128,21 +123,21 @@ def test_it_reads_the_status_word_when_event_value_is_missing():
     ],
 )
 def test_it_maps_zabbix_severities(word, number, severity):
-    alert = parse_one({**PROBLEM, "event_severity": word, "event_nseverity": number})
+    alert = parse_one(zabbix.parse, {**PROBLEM, "event_severity": word, "event_nseverity": number})
 
     assert alert.severity == severity
     assert "source_severity" not in alert.labels
 
 
 def test_it_maps_the_severity_number_when_the_names_were_renamed():
-    alert = parse_one({**PROBLEM, "event_severity": "Sev-A", "event_nseverity": "5"})
+    alert = parse_one(zabbix.parse, {**PROBLEM, "event_severity": "Sev-A", "event_nseverity": "5"})
 
     assert alert.severity == "critical"
     assert "source_severity" not in alert.labels
 
 
 def test_it_keeps_an_unlisted_severity_as_a_label():
-    alert = parse_one({**PROBLEM, "event_severity": "Sev-A", "event_nseverity": "9"})
+    alert = parse_one(zabbix.parse, {**PROBLEM, "event_severity": "Sev-A", "event_nseverity": "9"})
 
     assert alert.severity is None
     assert alert.labels["source_severity"] == "Sev-A"
@@ -151,22 +146,25 @@ def test_it_keeps_an_unlisted_severity_as_a_label():
 def test_it_applies_the_integration_severity_map():
     config = {"severity_map": {"Average": "high", "Sev-A": "critical"}}
 
-    assert parse_one({**PROBLEM, "event_severity": "Average"}, config=config).severity == "high"
+    assert (
+        parse_one(zabbix.parse, {**PROBLEM, "event_severity": "Average"}, config=config).severity
+        == "high"
+    )
     renamed = {**PROBLEM, "event_severity": "Sev-A", "event_nseverity": "1"}
-    assert parse_one(renamed, config=config).severity == "critical"
+    assert parse_one(zabbix.parse, renamed, config=config).severity == "critical"
 
 
 def test_it_reads_tags_with_colons_in_their_values():
     body = {**PROBLEM, "event_tags": "url:https://shop.lab.example:8443/cart,service: checkout "}
 
-    alert = parse_one(body)
+    alert = parse_one(zabbix.parse, body)
 
     assert alert.service == "checkout"
     assert alert.labels["url"] == "https://shop.lab.example:8443/cart"
 
 
 def test_it_has_no_service_without_a_service_tag():
-    assert parse_one({**PROBLEM, "event_tags": "scope:availability"}).service == ""
+    assert parse_one(zabbix.parse, {**PROBLEM, "event_tags": "scope:availability"}).service == ""
 
 
 def test_it_reads_the_community_shape_and_pairs_problem_and_ok_by_trigger_id():
@@ -185,7 +183,7 @@ def test_it_reads_the_community_shape_and_pairs_problem_and_ok_by_trigger_id():
         "link": "https://nms.lab.example/tr_events.php?triggerid=5521&eventid=90007",
     }
 
-    fired, resolved = parse_one(problem), parse_one(ok)
+    fired, resolved = parse_one(zabbix.parse, problem), parse_one(zabbix.parse, ok)
 
     assert (fired.status, resolved.status) == ("firing", "resolved")
     assert fired.fingerprint == resolved.fingerprint == "trigger:5521"
@@ -199,7 +197,7 @@ def test_it_reads_the_community_shape_and_pairs_problem_and_ok_by_trigger_id():
 def test_it_hashes_a_community_body_without_a_link():
     body = {"hostname": "nas-1", "severity": "Warning", "status": "PROBLEM", "trigger": "Disk slow"}
 
-    alert = parse_one(body)
+    alert = parse_one(zabbix.parse, body)
 
     assert alert.fingerprint == stable_hash("nas-1", "Disk slow")
     assert alert.severity == "warning"

@@ -3,6 +3,7 @@ notices, the policy snapshot, the fallback, and racing sweepers."""
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,30 @@ def policy(team, *steps, ack_timeout=0, default=True) -> EscalationPolicy:
 
 def open_incident(team, title="Disk full", severity="SEV3") -> Incident:
     return services.incident_open(team=team, title=title, severity=severity)
+
+
+@contextmanager
+def row_held_elsewhere(model, pk: int):
+    """Another connection holds the row's lock (FOR UPDATE) until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                model.objects.select_for_update().get(pk=pk)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        thread.join(timeout=30)
 
 
 def run(minutes_later: float = 0) -> int:
@@ -283,27 +308,10 @@ def test_acknowledging_never_waits_for_a_page_being_sent(floor):
     incident = open_incident(floor.first_line)
     run()
     page = pages(incident).get()
-    sending, sent = threading.Event(), threading.Event()
-
-    def sender():
-        try:
-            with transaction.atomic():
-                Notification.objects.select_for_update().get(pk=page.pk)
-                sending.set()
-                sent.wait(timeout=30)
-        finally:
-            close_old_connections()
-
-    thread = threading.Thread(target=sender)
-    thread.start()
-    try:
-        assert sending.wait(timeout=30)
+    with row_held_elsewhere(Notification, page.pk):  # its sender, delivering it
         started = time.monotonic()
         services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
         assert time.monotonic() - started < 5
-    finally:
-        sent.set()
-        thread.join(timeout=30)
     page.refresh_from_db()
     assert page.status == "pending"  # left to its sender, which finds it no longer wanted
     from incidents.notifications import notification_deliver_one
@@ -322,27 +330,10 @@ def test_an_acknowledgement_timeout_never_waits_for_an_incident_someone_holds(fl
     incident = open_incident(floor.first_line)
     run()
     services.incident_acknowledge(incident_id=incident.pk, actor=floor.alice, via="api")
-    holding, release = threading.Event(), threading.Event()
-
-    def person_acting():
-        try:
-            with transaction.atomic():
-                Incident.objects.select_for_update().get(pk=incident.pk)
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            close_old_connections()
-
-    person = threading.Thread(target=person_acting)
-    person.start()
-    try:
-        assert holding.wait(timeout=30)
+    with row_held_elsewhere(Incident, incident.pk):  # a person acting on it
         started = time.monotonic()
         assert engine.escalations_ack_timeouts_due(now=later(minutes=11)) == 0
         assert time.monotonic() - started < 5
-    finally:
-        release.set()
-        person.join(timeout=30)
     assert engine.escalations_ack_timeouts_due(now=later(minutes=11)) == 1
     assert Escalation.objects.get(incident=incident).run == 2
 
